@@ -1,0 +1,236 @@
+//! A client's outgoing queue, and the writer thread that drains it.
+//!
+//! # Why not just write to the socket?
+//!
+//! Writing to a TCP socket blocks when the peer stops reading: the kernel's
+//! send buffer fills up and `write` waits for room. If the thread that
+//! relays Alice's message wrote straight to every other client, a single
+//! client that stopped reading (a frozen laptop, a stuck program) would
+//! freeze Alice's thread, and then everyone waiting on Alice.
+//!
+//! So each client gets an **outbox**: a queue of whole frames that other
+//! threads add to, and one writer thread of its own that takes frames off
+//! the queue and writes them. Adding to a queue never blocks on the network.
+//! IRC servers call this the *send queue*. The cost is a second thread per
+//! client and the memory of whatever is queued, so the queue is bounded:
+//!
+//! - **Backpressure.** Above [`SOFT_LIMIT_BYTES`] queued, a thread that
+//!   adds a frame first waits for the writer to catch up, for at most
+//!   [`CHAT_WAIT`]. A fast sender is slowed to the pace of a slow reader,
+//!   and memory stays flat.
+//! - **Eviction.** A client with more than [`HARD_LIMIT_BYTES`] queued, or
+//!   whose socket takes no data for [`STALL_TIMEOUT`], is disconnected. A
+//!   stuck client therefore costs the others at most a short wait, and
+//!   never more than a bounded amount of memory.
+//!
+//! Because only the writer thread writes to the socket and it writes whole
+//! frames, frames from different threads never interleave on the wire.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The bytes of one or more whole protocol messages. Shared with `Arc`, so
+/// a message for a thousand clients is encoded once and queued a thousand
+/// times without copying.
+pub type Frame = Arc<Vec<u8>>;
+
+/// Queued bytes above which adding a frame waits for the writer.
+pub const SOFT_LIMIT_BYTES: usize = 256 * 1024;
+
+/// Queued bytes above which the client is disconnected: it has stopped
+/// reading, or reads far slower than the room talks.
+pub const HARD_LIMIT_BYTES: usize = 4 * 1024 * 1024;
+
+/// How long a chat message waits for a slow client's queue to drain
+/// before it is queued anyway: short, so one stuck client delays the room
+/// by at most this much per message.
+pub const CHAT_WAIT: Duration = Duration::from_millis(50);
+
+/// How long a client's socket may refuse data before the client is
+/// disconnected.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most frames the writer sends with one `writev` call.
+const MAX_FRAMES_PER_WRITE: usize = 64;
+
+/// One client's outgoing queue. Shared (`Arc`) by the client's own
+/// handler thread, its writer thread, and the registry, through which
+/// other clients' threads add frames.
+pub struct Outbox {
+    /// The queue and its state; held only for quick queue operations,
+    /// never while writing to the socket.
+    queue: Mutex<Queue>,
+    /// Signalled when a frame is added or the outbox closes: wakes the writer.
+    frame_added: Condvar,
+    /// Signalled after the writer has sent frames: wakes waiting senders.
+    frames_sent: Condvar,
+    /// The write half of the connection, used by the writer thread only
+    /// (and to shut the socket down).
+    stream: TcpStream,
+}
+
+#[derive(Default)]
+struct Queue {
+    frames: VecDeque<Frame>,
+    /// Bytes queued or being written right now.
+    queued_bytes: usize,
+    /// No more frames are accepted; the writer sends what is queued, then
+    /// shuts the socket down.
+    closed: bool,
+    /// Why the connection was cut from this side, if it was.
+    failure: Option<String>,
+}
+
+impl Outbox {
+    /// A new, empty outbox for the connection `stream`.
+    ///
+    /// # Errors
+    ///
+    /// Setting the socket's write timeout can fail.
+    pub fn new(stream: TcpStream) -> io::Result<Arc<Outbox>> {
+        // The write timeout is how a client that stopped reading is found:
+        // a write that makes no progress for this long fails.
+        stream.set_write_timeout(Some(STALL_TIMEOUT))?;
+        Ok(Arc::new(Outbox {
+            queue: Mutex::new(Queue::default()),
+            frame_added: Condvar::new(),
+            frames_sent: Condvar::new(),
+            stream,
+        }))
+    }
+
+    /// Locks the queue. If another thread panicked while holding the lock,
+    /// the queue is still consistent (every change to it is a single
+    /// step), so we carry on rather than spread the panic.
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `frame` for sending. If the queue is above
+    /// [`SOFT_LIMIT_BYTES`], first waits up to [`CHAT_WAIT`] for the writer
+    /// to catch up. If it is above [`HARD_LIMIT_BYTES`], the client is
+    /// disconnected instead.
+    ///
+    /// Returns `false` if the frame was not queued because the connection
+    /// is closing or has failed.
+    pub fn send(&self, frame: Frame) -> bool {
+        let deadline = Instant::now() + CHAT_WAIT;
+        let mut queue = self.lock();
+        while queue.queued_bytes > SOFT_LIMIT_BYTES && !queue.closed {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            queue = self
+                .frames_sent
+                .wait_timeout(queue, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        if queue.closed {
+            return false;
+        }
+        if queue.queued_bytes + frame.len() > HARD_LIMIT_BYTES {
+            let reason = format!(
+                "send queue full: over {} KiB unread",
+                HARD_LIMIT_BYTES / 1024
+            );
+            self.fail(&mut queue, reason);
+            return false;
+        }
+        queue.queued_bytes += frame.len();
+        queue.frames.push_back(frame);
+        drop(queue);
+        self.frame_added.notify_one();
+        true
+    }
+
+    /// Closes the outbox: frames already queued are still sent, then the
+    /// writer shuts the connection down. Later frames are dropped.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.frame_added.notify_all();
+        self.frames_sent.notify_all();
+    }
+
+    /// Why this side cut the connection, if it did.
+    pub fn failure(&self) -> Option<String> {
+        self.lock().failure.clone()
+    }
+
+    fn fail(&self, queue: &mut Queue, reason: String) {
+        if queue.failure.is_none() {
+            queue.failure = Some(reason);
+        }
+        queue.closed = true;
+        queue.frames.clear();
+        // Shutting the socket down wakes every thread blocked on it: the
+        // writer (its write fails) and the client's handler (its read
+        // sees end of file), so the connection ends promptly.
+        let _ = self.stream.shutdown(Shutdown::Both);
+        self.frame_added.notify_all();
+        self.frames_sent.notify_all();
+    }
+
+    /// The writer thread's body: sends queued frames until the outbox is
+    /// closed and empty, or the socket fails; then shuts the socket down.
+    pub fn run_writer(&self) {
+        let mut batch: Vec<Frame> = Vec::new();
+        loop {
+            {
+                let mut queue = self.lock();
+                while queue.frames.is_empty() && !queue.closed {
+                    queue = self
+                        .frame_added
+                        .wait(queue)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                if queue.frames.is_empty() {
+                    break; // closed, and everything has been sent
+                }
+                // As many frames as one system call takes.
+                let count = queue.frames.len().min(MAX_FRAMES_PER_WRITE);
+                batch.extend(queue.frames.drain(..count));
+            } // the lock is released here, before the slow part
+            let sent_bytes: usize = batch.iter().map(|frame| frame.len()).sum();
+            let result = write_frames(&self.stream, &batch);
+            batch.clear();
+            let mut queue = self.lock();
+            queue.queued_bytes -= sent_bytes.min(queue.queued_bytes);
+            self.frames_sent.notify_all();
+            if let Err(error) = result {
+                let reason = match error.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
+                        "not reading: no data accepted for {} s",
+                        STALL_TIMEOUT.as_secs()
+                    ),
+                    _ => format!("write failed: {error}"),
+                };
+                self.fail(&mut queue, reason);
+                return;
+            }
+        }
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+/// Writes every frame in `frames`, in order, with as few system calls as
+/// the kernel allows: `writev` hands it many buffers at once. A write can
+/// be partial (the kernel took only some bytes), so we loop until all of
+/// it is sent.
+fn write_frames(mut stream: &TcpStream, frames: &[Frame]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = frames.iter().map(|frame| IoSlice::new(frame)).collect();
+    let mut remaining = &mut slices[..];
+    while !remaining.is_empty() {
+        match stream.write_vectored(remaining) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => IoSlice::advance_slices(&mut remaining, written),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}

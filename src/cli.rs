@@ -1,0 +1,144 @@
+//! Command-line arguments, parsed by hand.
+//!
+//! Both programs take options of the form `--name VALUE` or `--name=VALUE`
+//! and flags such as `--help`. [`Args`] walks through them one at a time;
+//! each binary matches on the names it knows and turns values into the
+//! types it needs. A mistake becomes a [`UsageError`], which the program
+//! prints with its usage text before exiting with code 2.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A mistake on the command line, described for the user.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// The arguments of a program, read one option at a time.
+#[derive(Debug)]
+pub struct Args {
+    rest: std::vec::IntoIter<String>,
+    /// The `VALUE` of a `--name=VALUE` just read, until [`Args::value`]
+    /// takes it.
+    inline_value: Option<String>,
+}
+
+impl Args {
+    /// The arguments this process was started with, without the program name.
+    pub fn from_env() -> Args {
+        Args::new(std::env::args().skip(1))
+    }
+
+    /// Arguments from any list, for tests.
+    pub fn new(args: impl IntoIterator<Item = String>) -> Args {
+        Args {
+            rest: args.into_iter().collect::<Vec<_>>().into_iter(),
+            inline_value: None,
+        }
+    }
+
+    /// The next option's name (for example `--port`), or `None` at the end.
+    /// `-h` and `-V` are read as `--help` and `--version`.
+    ///
+    /// # Errors
+    ///
+    /// A [`UsageError`] for an argument that is not an option, or when the
+    /// previous option was given a `=VALUE` it does not take.
+    pub fn next_option(&mut self) -> Result<Option<String>, UsageError> {
+        if let Some(value) = self.inline_value.take() {
+            return Err(UsageError(format!("unexpected value '{value}'")));
+        }
+        let Some(arg) = self.rest.next() else {
+            return Ok(None);
+        };
+        let name = match arg.as_str() {
+            "-h" => "--help".to_string(),
+            "-V" => "--version".to_string(),
+            _ if arg.starts_with("--") => match arg.split_once('=') {
+                Some((name, value)) => {
+                    self.inline_value = Some(value.to_string());
+                    name.to_string()
+                }
+                None => arg,
+            },
+            _ => return Err(UsageError(format!("unexpected argument '{arg}'"))),
+        };
+        Ok(Some(name))
+    }
+
+    /// The value of `option`, the option [`Args::next_option`] just returned.
+    ///
+    /// # Errors
+    ///
+    /// A [`UsageError`] when no value follows.
+    pub fn value(&mut self, option: &str) -> Result<String, UsageError> {
+        self.inline_value
+            .take()
+            .or_else(|| self.rest.next())
+            .ok_or_else(|| UsageError(format!("{option} needs a value")))
+    }
+
+    /// The value of `option`, parsed as a number (or any type with
+    /// [`FromStr`]).
+    ///
+    /// # Errors
+    ///
+    /// A [`UsageError`] naming the option and the value that did not parse.
+    pub fn parsed<T: FromStr>(&mut self, option: &str) -> Result<T, UsageError> {
+        let value = self.value(option)?;
+        value
+            .parse()
+            .map_err(|_| UsageError(format!("invalid value '{value}' for {option}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Args {
+        Args::new(list.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn options_with_separate_and_inline_values() {
+        let mut a = args(&["--port", "5555", "--host=::1", "-h"]);
+        assert_eq!(a.next_option().unwrap().as_deref(), Some("--port"));
+        assert_eq!(a.parsed::<u16>("--port"), Ok(5555));
+        assert_eq!(a.next_option().unwrap().as_deref(), Some("--host"));
+        assert_eq!(a.value("--host").unwrap(), "::1");
+        assert_eq!(a.next_option().unwrap().as_deref(), Some("--help"));
+        assert_eq!(a.next_option().unwrap(), None);
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let mut a = args(&["--port"]);
+        a.next_option().unwrap();
+        assert_eq!(a.value("--port").unwrap_err().0, "--port needs a value");
+
+        let mut a = args(&["--port", "99999"]);
+        a.next_option().unwrap();
+        assert_eq!(
+            a.parsed::<u16>("--port").unwrap_err().0,
+            "invalid value '99999' for --port"
+        );
+
+        let mut a = args(&["stray"]);
+        assert_eq!(
+            a.next_option().unwrap_err().0,
+            "unexpected argument 'stray'"
+        );
+
+        let mut a = args(&["--help=yes"]);
+        a.next_option().unwrap();
+        assert_eq!(a.next_option().unwrap_err().0, "unexpected value 'yes'");
+    }
+}

@@ -1,0 +1,52 @@
+//! # ftpchat: a chat server and client with file transfer, on `std` alone
+//!
+//! This library holds everything the two programs must agree on. The
+//! server (`src/bin/ftpserver.rs`) and the client (`src/bin/ftpclient.rs`)
+//! both use it, so a message is written and read by the same code.
+//!
+//! ## Map of the library
+//!
+//! | module | what it holds | the networking idea |
+//! |---|---|---|
+//! | [`protocol`] | message types, encode/decode, limits, ports | framing a byte stream into lines; bounding input |
+//! | [`input`] | what a typed line means (`/msg`, `/who`, ...) | one parser for both kinds of client |
+//! | [`display`] | the text a person sees for each message | never print a peer's bytes raw |
+//! | [`cli`] | command-line options | (plain Rust) |
+//! | [`clock`] | timestamps for log lines | (plain Rust) |
+//!
+//! ## Vocabulary
+//!
+//! - **line**: one control message, UTF-8 text ending in `\n`.
+//! - **peer**: the program at the other end of a TCP connection.
+//! - **EOF**: end of file; on a socket, the peer closed its side cleanly.
+//!   A read that returns 0 bytes means EOF.
+//! - **full client**: `ftpclient`, which speaks the protocol of
+//!   [`protocol`]; **plain client**: a person typing into `nc` or `telnet`.
+//!
+//! ## The journey of one chat line
+//!
+//! 1. Alice types `hello`. `ftpclient` reads it, [`input::parse_input`]
+//!    says it is [`input::Input::Chat`], and the client writes
+//!    [`protocol::ClientMessage::Chat`] as the bytes `CHAT hello\n`.
+//! 2. The server's thread for Alice's connection reads the line with
+//!    [`protocol::read_line`], decodes it with
+//!    [`protocol::ClientMessage::decode`], and stamps it with her nickname
+//!    as [`protocol::ServerMessage::Chat`]: `CHAT alice hello\n`.
+//! 3. The server puts those bytes in the outgoing queue of every other
+//!    client; each client's writer thread sends them.
+//! 4. Bob's client reads the line, decodes it with
+//!    [`protocol::ServerMessage::decode`], and prints
+//!    [`display::describe`]'s text: `<alice> hello`. A plain client gets
+//!    that same text from the server instead of the protocol line.
+//!
+//! `PROTOCOL.md` in the repository is the full specification of the wire
+//! format.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod clock;
+pub mod display;
+pub mod input;
+pub mod protocol;

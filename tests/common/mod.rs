@@ -1,0 +1,381 @@
+//! Helpers shared by the integration tests: start the real binaries, talk
+//! to them through pipes and raw sockets, and wait (with a timeout) for the
+//! lines we expect. Every process is killed when its guard is dropped, so a
+//! failing test leaves nothing running.
+
+#![allow(dead_code)] // each test file uses a different part of this module
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any single wait in a test may take before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+pub const SERVER: &str = env!("CARGO_BIN_EXE_ftpserver");
+pub const CLIENT: &str = env!("CARGO_BIN_EXE_ftpclient");
+
+/// A fresh, empty folder for one test, used as the working directory of
+/// the processes it starts.
+pub fn scratch_dir(test_name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(test_name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the scratch folder can be created");
+    dir
+}
+
+/// The lines a child process prints on one of its outputs, collected by a
+/// thread so the child never blocks on a full pipe.
+pub struct Lines {
+    receiver: Receiver<String>,
+    /// Every line seen so far, for error messages.
+    seen: Vec<String>,
+    name: String,
+}
+
+impl Lines {
+    fn spawn(output: impl Read + Send + 'static, name: String) -> Lines {
+        let (sender, receiver) = mpsc::channel();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(output);
+            let mut line = Vec::new();
+            while let Ok(n) = reader.read_until(b'\n', &mut line) {
+                if n == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&line)
+                    .trim_end_matches(['\n', '\r'])
+                    .to_string();
+                if sender.send(text).is_err() {
+                    break;
+                }
+                line.clear();
+            }
+        });
+        Lines {
+            receiver,
+            seen: Vec::new(),
+            name,
+        }
+    }
+
+    /// The next line, or `None` at the end of the output. Panics after
+    /// [`TIMEOUT`].
+    pub fn next(&mut self) -> Option<String> {
+        match self.receiver.recv_timeout(TIMEOUT) {
+            Ok(line) => {
+                self.seen.push(line.clone());
+                Some(line)
+            }
+            Err(RecvTimeoutError::Disconnected) => None,
+            Err(RecvTimeoutError::Timeout) => {
+                panic!(
+                    "{}: no line within {TIMEOUT:?}; saw {:#?}",
+                    self.name, self.seen
+                )
+            }
+        }
+    }
+
+    /// Reads lines until one contains `needle` and returns it.
+    pub fn expect(&mut self, needle: &str) -> String {
+        self.until(needle)
+            .pop()
+            .expect("until returns at least the match")
+    }
+
+    /// Reads lines until one contains `needle`; returns all of them, the
+    /// match last.
+    pub fn until(&mut self, needle: &str) -> Vec<String> {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.receiver.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    let found = line.contains(needle);
+                    lines.push(line);
+                    if found {
+                        return lines;
+                    }
+                }
+                Err(error) => panic!(
+                    "{}: no line containing {needle:?} ({error:?}); saw {:#?}",
+                    self.name, self.seen
+                ),
+            }
+        }
+    }
+
+    /// All remaining lines, up to the end of the output.
+    pub fn rest(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Some(line) = self.next() {
+            lines.push(line);
+        }
+        lines
+    }
+}
+
+/// Waits up to [`TIMEOUT`] for `child` to exit.
+fn wait_with_timeout(child: &mut Child, name: &str) -> ExitStatus {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait works") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not exit within {TIMEOUT:?}"
+        );
+        thread::sleep(Duration::from_millis(10)); // polling an exit, not synchronising
+    }
+}
+
+/// A running `ftpserver`; killed when dropped.
+pub struct ServerProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    pub stdout: Lines,
+    pub stderr: Lines,
+    /// The addresses from its `listening on` lines.
+    pub addrs: Vec<SocketAddr>,
+}
+
+impl ServerProcess {
+    /// Starts a server on one OS-chosen port of 127.0.0.1.
+    pub fn start(dir: &Path) -> ServerProcess {
+        ServerProcess::start_with(dir, &["--port", "0"])
+    }
+
+    /// Starts a server with these arguments, which must give the ports.
+    pub fn start_with(dir: &Path, args: &[&str]) -> ServerProcess {
+        let listeners = args.iter().filter(|a| **a == "--port").count().max(1);
+        let mut child = Command::new(SERVER)
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ftpserver starts");
+        let mut stdout = Lines::spawn(child.stdout.take().unwrap(), "server stdout".into());
+        let stderr = Lines::spawn(child.stderr.take().unwrap(), "server stderr".into());
+        let stdin = child.stdin.take();
+        let mut addrs = Vec::new();
+        for _ in 0..listeners {
+            let line = stdout.next().expect("the server announces its address");
+            let addr = line
+                .strip_prefix("listening on ")
+                .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+            addrs.push(addr.parse().expect("the announced address parses"));
+        }
+        ServerProcess {
+            child,
+            stdin,
+            stdout,
+            stderr,
+            addrs,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    /// Types a line on the server's console.
+    pub fn console(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        writeln!(stdin, "{line}").expect("the server reads its console");
+    }
+
+    /// Ends the server's standard input.
+    pub fn close_console(&mut self) {
+        self.stdin = None;
+    }
+
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        wait_with_timeout(&mut self.child, "ftpserver")
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A running `ftpclient` driven through its standard input and output (so
+/// it runs in scripted mode); killed when dropped.
+pub struct ClientProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    pub stdout: Lines,
+    pub stderr: Lines,
+}
+
+impl ClientProcess {
+    /// Starts a client called `nick` and waits until it has joined.
+    pub fn join(dir: &Path, server: SocketAddr, nick: &str) -> ClientProcess {
+        let mut client = ClientProcess::start(dir, server, &["--nick", nick]);
+        client.stdout.expect("online:");
+        client
+    }
+
+    /// Starts a client for `server` with extra arguments, without waiting.
+    pub fn start(dir: &Path, server: SocketAddr, args: &[&str]) -> ClientProcess {
+        let port = server.port().to_string();
+        let host = server.ip().to_string();
+        let mut all = vec!["--host", &host, "--port", &port];
+        all.extend_from_slice(args);
+        ClientProcess::spawn(dir, &all)
+    }
+
+    /// Starts a client with exactly these arguments.
+    pub fn spawn(dir: &Path, args: &[&str]) -> ClientProcess {
+        let mut child = Command::new(CLIENT)
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ftpclient starts");
+        let name = args
+            .iter()
+            .skip_while(|a| **a != "--nick")
+            .nth(1)
+            .unwrap_or(&"client");
+        let stdout = Lines::spawn(child.stdout.take().unwrap(), format!("{name} stdout"));
+        let stderr = Lines::spawn(child.stderr.take().unwrap(), format!("{name} stderr"));
+        let stdin = child.stdin.take();
+        ClientProcess {
+            child,
+            stdin,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Types one line.
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        writeln!(stdin, "{line}").expect("the client reads its input");
+        stdin.flush().unwrap();
+    }
+
+    /// Ends the client's input, as a script that has run out of lines.
+    pub fn close_input(&mut self) {
+        self.stdin = None;
+    }
+
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        wait_with_timeout(&mut self.child, "ftpclient")
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ClientProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A bare TCP connection to the server, for speaking the protocol byte by
+/// byte, as `nc` would.
+pub struct RawClient {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl RawClient {
+    pub fn connect(addr: SocketAddr) -> RawClient {
+        let stream = TcpStream::connect(addr).expect("the server accepts connections");
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        RawClient { stream, reader }
+    }
+
+    /// Connects and joins as a full client called `nick`, reading the
+    /// greeting up to the list of users.
+    pub fn join_full(addr: SocketAddr, nick: &str) -> RawClient {
+        let mut client = RawClient::connect(addr);
+        client.send(format!("HELLO ftpchat/1 {nick}\n").as_bytes());
+        assert_eq!(client.read_line(), format!("WELCOME {nick}\n"));
+        client.read_until("USERS ");
+        client
+    }
+
+    /// Connects and joins as a plain client called `nick`.
+    pub fn join_plain(addr: SocketAddr, nick: &str) -> RawClient {
+        let mut client = RawClient::connect(addr);
+        client.send(format!("{nick}\n").as_bytes());
+        client.read_until(" online: ");
+        client
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream
+            .write_all(bytes)
+            .expect("the server takes our bytes");
+    }
+
+    /// The next line, with its line ending, exactly as sent. Panics on a
+    /// timeout; returns an empty string at end of stream.
+    pub fn read_line(&mut self) -> String {
+        let mut line = Vec::new();
+        self.reader
+            .read_until(b'\n', &mut line)
+            .unwrap_or_else(|e| panic!("no line from the server: {e}"));
+        String::from_utf8(line).expect("the server sends UTF-8")
+    }
+
+    /// Reads lines until one contains `needle`; returns that line.
+    pub fn read_until(&mut self, needle: &str) -> String {
+        let mut seen = Vec::new();
+        loop {
+            let line = self.read_line();
+            assert!(
+                !line.is_empty(),
+                "connection closed before {needle:?}; saw {seen:?}"
+            );
+            if line.contains(needle) {
+                return line;
+            }
+            seen.push(line);
+        }
+    }
+
+    /// Waits for the server to close the connection; returns whatever it
+    /// sent before closing.
+    pub fn expect_close(&mut self) -> String {
+        let mut rest = Vec::new();
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!(
+                "the connection did not close: {e}; got {:?}",
+                String::from_utf8_lossy(&rest)
+            ),
+        }
+        String::from_utf8_lossy(&rest).into_owned()
+    }
+}
