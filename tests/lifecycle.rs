@@ -1,0 +1,207 @@
+//! Starting and stopping: command-line arguments, listeners, errors at
+//! start-up, server shutdown, and a server that dies under its clients.
+
+mod common;
+
+use common::{CLIENT, ClientProcess, RawClient, SERVER, ServerProcess, scratch_dir};
+use std::net::TcpListener;
+use std::process::Command;
+
+/// Each `--port` gets its own listener and its own `listening on` line,
+/// with the port the OS chose.
+#[test]
+fn server_announces_every_listener() {
+    let dir = scratch_dir("server_announces_every_listener");
+    let server = ServerProcess::start_with(&dir, &["--port", "0", "--port", "0"]);
+    assert_eq!(server.addrs.len(), 2);
+    assert_ne!(server.addrs[0].port(), server.addrs[1].port());
+    for addr in &server.addrs {
+        assert_eq!(addr.ip().to_string(), "127.0.0.1");
+        RawClient::join_plain(*addr, &format!("user{}", addr.port()));
+    }
+}
+
+/// The server listens on IPv6 too.
+#[test]
+fn server_listens_on_ipv6_loopback() {
+    if TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: this machine has no IPv6 loopback");
+        return;
+    }
+    let dir = scratch_dir("server_listens_on_ipv6_loopback");
+    let server = ServerProcess::start_with(&dir, &["--host", "::1", "--port", "0"]);
+    assert!(server.addr().is_ipv6());
+    let mut client = ClientProcess::join(&dir, server.addr(), "six");
+    client.send("/who");
+    assert_eq!(client.stdout.expect("online"), "* 1 user online: six");
+}
+
+/// A port already in use is one line on stderr naming the address, and
+/// exit code 1.
+#[test]
+fn port_in_use_is_a_one_line_error() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = Command::new(SERVER)
+        .args(["--port", &port])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("ftpserver: cannot listen on 127.0.0.1:{port}: ")),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+/// Bad arguments print the usage on stderr and exit with 2; `--help` and
+/// `--version` exit with 0.
+#[test]
+fn arguments_are_checked() {
+    let bad: [(&str, &[&str], &str); 6] = [
+        (
+            SERVER,
+            &["--port", "http"],
+            "ftpserver: invalid value 'http' for --port",
+        ),
+        (SERVER, &["--port"], "ftpserver: --port needs a value"),
+        (
+            SERVER,
+            &["--host", "nowhere"],
+            "ftpserver: invalid value 'nowhere' for --host",
+        ),
+        (
+            SERVER,
+            &["--frobnicate"],
+            "ftpserver: unknown option '--frobnicate'",
+        ),
+        (
+            CLIENT,
+            &["--port", "70000"],
+            "ftpclient: invalid value '70000' for --port",
+        ),
+        (CLIENT, &["extra"], "ftpclient: unexpected argument 'extra'"),
+    ];
+    for (program, args, first_line) in bad {
+        let output = Command::new(program).args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().next(), Some(first_line));
+        assert!(stderr.contains("usage: "), "{stderr}");
+    }
+    for program in [SERVER, CLIENT] {
+        let help = Command::new(program).arg("--help").output().unwrap();
+        assert_eq!(help.status.code(), Some(0));
+        assert!(
+            String::from_utf8(help.stdout)
+                .unwrap()
+                .starts_with("usage: ")
+        );
+        let version = Command::new(program).arg("-V").output().unwrap();
+        assert_eq!(version.status.code(), Some(0));
+        let text = String::from_utf8(version.stdout).unwrap();
+        assert!(
+            text.ends_with(&format!(" {}\n", env!("CARGO_PKG_VERSION"))),
+            "{text}"
+        );
+    }
+}
+
+/// `/quit` on the server's console says goodbye to every client, closes
+/// their connections and exits with 0; the clients say why they ended.
+#[test]
+fn server_quit_tells_every_client() {
+    let dir = scratch_dir("server_quit_tells_every_client");
+    let mut server = ServerProcess::start(&dir);
+    let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
+    let mut carol = RawClient::join_plain(server.addr(), "carol");
+    let mut bob = RawClient::join_full(server.addr(), "bob");
+    carol.read_until("bob joined");
+
+    server.console("/quit");
+    assert_eq!(bob.read_line(), "BYE server shutting down\n");
+    assert_eq!(bob.expect_close(), "");
+    assert_eq!(
+        carol.read_line(),
+        "* disconnected by the server: server shutting down\r\n"
+    );
+    assert_eq!(carol.expect_close(), "");
+    assert_eq!(alice.wait_exit().code(), Some(1));
+    assert_eq!(
+        alice.stderr.rest(),
+        [format!(
+            "ftpclient: disconnected by the server at {}: server shutting down",
+            server.addr()
+        )]
+    );
+    assert_eq!(server.wait_exit().code(), Some(0));
+    server.stdout.expect("shutting down");
+}
+
+/// When the server's standard input ends (it runs in the background),
+/// it goes on serving.
+#[test]
+fn server_keeps_serving_when_its_input_ends() {
+    let dir = scratch_dir("server_keeps_serving_when_its_input_ends");
+    let mut server = ServerProcess::start(&dir);
+    server.close_console();
+    let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
+    let mut bob = ClientProcess::join(&dir, server.addr(), "bob");
+    alice.send("still here?");
+    assert_eq!(bob.stdout.expect("<alice>"), "<alice> still here?");
+}
+
+/// A server that dies without a goodbye: the client says so in one line
+/// and exits with 1.
+#[test]
+fn client_reports_a_server_that_dies() {
+    let dir = scratch_dir("client_reports_a_server_that_dies");
+    let mut server = ServerProcess::start(&dir);
+    let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
+    server.kill();
+    assert_eq!(alice.wait_exit().code(), Some(1));
+    assert_eq!(
+        alice.stderr.rest(),
+        [format!(
+            "ftpclient: the server at {} closed the connection",
+            server.addr()
+        )]
+    );
+}
+
+/// Connection refused and an unknown host are one clear line and exit 1.
+#[test]
+fn client_reports_connection_failures() {
+    let dir = scratch_dir("client_reports_connection_failures");
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port().to_string()
+    }; // closed again: nothing listens there now
+    let mut refused = ClientProcess::spawn(&dir, &["--nick", "a", "--port", &port]);
+    assert_eq!(refused.wait_exit().code(), Some(1));
+    let lines = refused.stderr.rest();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(&format!("ftpclient: cannot connect to 127.0.0.1:{port}: ")),
+        "{lines:?}"
+    );
+
+    let args = [
+        "--nick",
+        "a",
+        "--port",
+        "5555",
+        "--host",
+        "no-such-host.invalid",
+    ];
+    let mut unknown = ClientProcess::spawn(&dir, &args);
+    assert_eq!(unknown.wait_exit().code(), Some(1));
+    let lines = unknown.stderr.rest();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("ftpclient: cannot resolve host 'no-such-host.invalid': "),
+        "{lines:?}"
+    );
+}

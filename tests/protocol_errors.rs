@@ -1,0 +1,169 @@
+//! Malformed and hostile input over raw sockets: each gets the answer
+//! PROTOCOL.md defines, costs at most the one connection, and never
+//! disturbs anyone else.
+
+mod common;
+
+use common::{RawClient, ServerProcess, scratch_dir};
+
+/// Errors that leave the stream in step get an `ERROR` line, and the
+/// connection goes on working.
+#[test]
+fn recoverable_errors_are_answered_and_the_connection_goes_on() {
+    let dir = scratch_dir("recoverable_errors_are_answered_and_the_connection_goes_on");
+    let server = ServerProcess::start(&dir);
+    let mut alice = RawClient::join_full(server.addr(), "alice");
+    let cases: [(&[u8], &str); 9] = [
+        (
+            b"FLY away\n",
+            "ERROR unknown-command unknown command 'FLY'\n",
+        ),
+        (
+            b"chat lowercase\n",
+            "ERROR unknown-command unknown command 'chat'\n",
+        ),
+        (
+            b"CHAT \xff\xfe\n",
+            "ERROR bad-utf8 line is not valid UTF-8\n",
+        ),
+        (b"CHAT\n", "ERROR bad-message message text is empty\n"),
+        (
+            b"PRIVATE bob\n",
+            "ERROR bad-message message text is empty\n",
+        ),
+        (
+            b"WHO is there\n",
+            "ERROR bad-message WHO takes no arguments\n",
+        ),
+        (
+            b"HELLO ftpchat/1 alice\n",
+            "ERROR already-registered already joined\n",
+        ),
+        (
+            b"\x1b[2J\n",
+            "ERROR unknown-command unknown command '^[[2J'\n",
+        ),
+        (b"PING 12345\n", "PONG 12345\n"),
+    ];
+    for (sent, answer) in cases {
+        alice.send(sent);
+        assert_eq!(
+            alice.read_line(),
+            answer,
+            "{:?}",
+            String::from_utf8_lossy(sent)
+        );
+    }
+    let too_long = format!("CHAT {}\n", "x".repeat(2049));
+    alice.send(too_long.as_bytes());
+    assert_eq!(
+        alice.read_line(),
+        "ERROR bad-message message text is 2049 bytes; the limit is 2048\n"
+    );
+    alice.send(b"WHO\n");
+    assert_eq!(alice.read_line(), "USERS 1 alice\n");
+}
+
+/// A line longer than the limit is refused before it is all read, and the
+/// connection is closed; other clients notice nothing.
+#[test]
+fn over_long_line_closes_only_that_connection() {
+    let dir = scratch_dir("over_long_line_closes_only_that_connection");
+    let server = ServerProcess::start(&dir);
+    let mut bob = RawClient::join_full(server.addr(), "bob");
+    let mut mallory = RawClient::join_full(server.addr(), "mallory");
+    bob.read_until("JOINED mallory");
+
+    mallory.send(&vec![b'A'; 10_000]);
+    assert_eq!(
+        mallory.read_line(),
+        "ERROR line-too-long line longer than 4096 bytes; closing\n"
+    );
+    assert_eq!(mallory.expect_close(), "");
+    assert_eq!(bob.read_line(), "LEFT mallory line-too-long\n");
+    bob.send(b"WHO\n");
+    assert_eq!(bob.read_line(), "USERS 1 bob\n");
+}
+
+/// Control characters and NUL bytes in chat text reach full clients as
+/// sent, and plain clients only in visible form.
+#[test]
+fn control_characters_are_relayed_but_shown_harmlessly() {
+    let dir = scratch_dir("control_characters_are_relayed_but_shown_harmlessly");
+    let server = ServerProcess::start(&dir);
+    let mut alice = RawClient::join_full(server.addr(), "alice");
+    let mut carol = RawClient::join_plain(server.addr(), "carol");
+    let mut bob = RawClient::join_full(server.addr(), "bob");
+    carol.read_until("bob joined");
+
+    alice.send(b"CHAT a\x00b\x1b[2J\rfake\n");
+    assert_eq!(bob.read_line(), "CHAT alice a\x00b\x1b[2J\rfake\n");
+    assert_eq!(carol.read_line(), "<alice> a^@b^[[2J^Mfake\r\n");
+}
+
+/// A `HELLO` with another protocol version is refused and closed.
+#[test]
+fn unknown_protocol_version_is_refused() {
+    let dir = scratch_dir("unknown_protocol_version_is_refused");
+    let server = ServerProcess::start(&dir);
+    let mut raw = RawClient::connect(server.addr());
+    raw.send(b"HELLO ftpchat/9 zed\n");
+    assert_eq!(
+        raw.read_line(),
+        "ERROR bad-version this server speaks ftpchat/1\n"
+    );
+    assert_eq!(raw.expect_close(), "");
+}
+
+/// Binary garbage as a first line is a refused nickname, not a crash.
+#[test]
+fn garbage_before_the_handshake_is_refused() {
+    let dir = scratch_dir("garbage_before_the_handshake_is_refused");
+    let server = ServerProcess::start(&dir);
+    let mut raw = RawClient::connect(server.addr());
+    raw.send(b"\x00\x01\x02\n");
+    assert_eq!(
+        raw.read_line(),
+        "! nickname contains the control character \\u{0}; type another nickname\r\n"
+    );
+    raw.send(b"\xc3\x28\n");
+    assert_eq!(raw.read_line(), "ERROR bad-utf8 line is not valid UTF-8\n");
+    assert_eq!(raw.expect_close(), "");
+    // The server is still serving.
+    let mut ok = RawClient::join_full(server.addr(), "ok");
+    ok.send(b"WHO\n");
+    assert_eq!(ok.read_line(), "USERS 1 ok\n");
+}
+
+/// A connection that never sends a nickname is closed after the
+/// handshake timeout.
+#[test]
+fn silent_connection_is_closed_after_the_handshake_timeout() {
+    let dir = scratch_dir("silent_connection_is_closed_after_the_handshake_timeout");
+    let server = ServerProcess::start_with(&dir, &["--port", "0", "--handshake-timeout", "0.3"]);
+    let mut raw = RawClient::connect(server.addr());
+    assert_eq!(
+        raw.read_line(),
+        "ERROR handshake-timeout no nickname within 0.3 s; closing\n"
+    );
+    assert_eq!(raw.expect_close(), "");
+}
+
+/// Beyond `--max-clients`, a new connection is told the server is full
+/// and closed; those already in are unaffected.
+#[test]
+fn server_full_refuses_the_extra_client() {
+    let dir = scratch_dir("server_full_refuses_the_extra_client");
+    let server = ServerProcess::start_with(&dir, &["--port", "0", "--max-clients", "2"]);
+    let mut alice = RawClient::join_full(server.addr(), "alice");
+    let _bob = RawClient::join_plain(server.addr(), "bob");
+    let mut third = RawClient::connect(server.addr());
+    assert_eq!(
+        third.read_line(),
+        "ERROR server-full the server is full; try again later\n"
+    );
+    assert_eq!(third.expect_close(), "");
+    alice.read_until("JOINED bob");
+    alice.send(b"WHO\n");
+    assert_eq!(alice.read_line(), "USERS 2 alice bob\n");
+}
