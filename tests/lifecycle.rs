@@ -138,6 +138,7 @@ fn server_quit_tells_every_client() {
     );
     assert_eq!(server.wait_exit().code(), Some(0));
     server.stdout.expect("shutting down");
+    server.stdout.expect("alice left (server shutting down)");
 }
 
 /// When the server's standard input ends (it runs in the background),

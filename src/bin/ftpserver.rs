@@ -350,6 +350,7 @@ fn serve_registered(
     };
     let result = session.relay(&mut reader);
     registration.leave_reason = match (&result, outbox.failure()) {
+        _ if server.shutting_down.load(Ordering::SeqCst) => "server shutting down".to_string(),
         (_, Some(failure)) => {
             log(format_args!(
                 "{id} {} disconnected: {failure}",
