@@ -62,8 +62,9 @@ pub fn make_visible(text: &str) -> Cow<'_, str> {
     Cow::Owned(shown)
 }
 
-/// Whether `c` could steer a terminal or disguise text.
-fn needs_escape(c: char) -> bool {
+/// Whether `c` could steer a terminal or disguise text: a control
+/// character, or an invisible character that reorders text.
+pub fn needs_escape(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
@@ -104,6 +105,15 @@ pub fn describe(message: &ServerMessage) -> Option<String> {
         ServerMessage::Notice { text } => format!("* {}", v(text)),
         ServerMessage::Error { text, .. } => format!("! {}", v(text)),
         ServerMessage::Bye { reason } => format!("* disconnected by the server: {}", v(reason)),
+        ServerMessage::Refused { text, .. } => format!("! {}", v(text)),
+        // File transfers are shown by the client's transfer code, which
+        // knows more (progress, where the file was saved).
+        ServerMessage::Accepted { .. }
+        | ServerMessage::Delivered { .. }
+        | ServerMessage::File { .. }
+        | ServerMessage::Data { .. }
+        | ServerMessage::Done { .. }
+        | ServerMessage::Cancel { .. } => return None,
         ServerMessage::Ping { .. } | ServerMessage::Pong { .. } => return None,
     };
     Some(line)

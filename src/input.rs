@@ -7,6 +7,11 @@
 //! thing whichever program the user chose.
 //!
 //! This module only parses: it sends nothing and prints nothing.
+//!
+//! As in the original course program, `transfer FILENAME` sends a file (the
+//! word `transfer` at the start of a line is a command; start the line with
+//! a space to say it in chat). A path with spaces is quoted as in a shell:
+//! `transfer "my notes.txt" bob`.
 
 /// One line a user typed, understood.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +34,14 @@ pub enum Input<'a> {
     Help,
     /// `/quit`: leave.
     Quit,
+    /// `transfer PATH [NICK]` (or `/transfer ...`): send a file to
+    /// everyone, or to NICK.
+    Transfer {
+        /// The file to send, with quotes removed.
+        path: String,
+        /// The one recipient, if any.
+        to: Option<String>,
+    },
     /// A known command used the wrong way; the text says the right way.
     Usage(&'static str),
     /// A `/word` that is no command.
@@ -38,6 +51,10 @@ pub enum Input<'a> {
 /// How to use `/msg`, shown when it is used wrongly.
 pub const MSG_USAGE: &str = "usage: /msg NICK TEXT";
 
+/// How to use `transfer`, shown when it is used wrongly.
+pub const TRANSFER_USAGE: &str =
+    "usage: transfer PATH [NICK] (quote a path with spaces: \"my file.txt\")";
+
 /// The commands everyone can type, one per line, for `/help`.
 pub const CHAT_HELP: &str = "\
 commands:
@@ -46,6 +63,11 @@ commands:
   /who              list who is online
   /help             show this help
   /quit             leave the chat";
+
+/// The file commands, which only the full client has.
+pub const FILE_HELP: &str = "\
+  transfer PATH     send the file at PATH to everyone (also /transfer)
+  transfer PATH NICK  send it to NICK only; quote a PATH with spaces: \"a b.txt\"";
 
 /// Understands one typed line (without its line ending).
 ///
@@ -61,6 +83,15 @@ commands:
 pub fn parse_input(line: &str) -> Input<'_> {
     if line.trim().is_empty() {
         return Input::Empty;
+    }
+    if let Some(args) = line
+        .strip_prefix("transfer ")
+        .or(line.strip_prefix("/transfer "))
+    {
+        return parse_transfer(args);
+    }
+    if line == "transfer" || line == "/transfer" {
+        return Input::Usage(TRANSFER_USAGE);
     }
     let Some(command_line) = line.strip_prefix('/') else {
         return Input::Chat(line);
@@ -80,6 +111,78 @@ pub fn parse_input(line: &str) -> Input<'_> {
         "quit" => Input::Quit,
         _ => Input::Unknown(command),
     }
+}
+
+/// The arguments of `transfer`: a path and maybe a nickname.
+fn parse_transfer(args: &str) -> Input<'_> {
+    match split_words(args).as_deref() {
+        Some([path]) => Input::Transfer {
+            path: path.clone(),
+            to: None,
+        },
+        Some([path, nick]) => Input::Transfer {
+            path: path.clone(),
+            to: Some(nick.clone()),
+        },
+        _ => Input::Usage(TRANSFER_USAGE),
+    }
+}
+
+/// Splits `text` into words as a shell does, in its simplest form: words
+/// are separated by spaces; inside double quotes spaces are kept and `\"`
+/// and `\\` stand for `"` and `\`; inside single quotes everything is
+/// kept as it is. Returns `None` if a quote is left open.
+///
+/// # Examples
+///
+/// ```
+/// use ftpchat::input::split_words;
+///
+/// let words = split_words(r#""my notes.txt" bob"#);
+/// assert_eq!(words, Some(vec!["my notes.txt".to_string(), "bob".to_string()]));
+/// assert_eq!(split_words("\"open"), None);
+/// ```
+pub fn split_words(text: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None; // None between words
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' => {
+                if let Some(done) = word.take() {
+                    words.push(done);
+                }
+            }
+            '"' => {
+                let word = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '\\' => match chars.next()? {
+                            escaped @ ('"' | '\\') => word.push(escaped),
+                            other => {
+                                word.push('\\');
+                                word.push(other);
+                            }
+                        },
+                        other => word.push(other),
+                    }
+                }
+            }
+            '\'' => {
+                let word = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        other => word.push(other),
+                    }
+                }
+            }
+            other => word.get_or_insert_with(String::new).push(other),
+        }
+    }
+    words.extend(word);
+    Some(words)
 }
 
 #[cfg(test)]
@@ -118,6 +221,44 @@ mod tests {
     fn unknown_commands_are_named() {
         assert_eq!(parse_input("/dance wildly"), Input::Unknown("dance"));
         assert_eq!(parse_input("/"), Input::Unknown(""));
+    }
+
+    #[test]
+    fn transfer_takes_a_path_and_maybe_a_nick() {
+        let transfer = |path: &str, to: Option<&str>| Input::Transfer {
+            path: path.to_string(),
+            to: to.map(str::to_string),
+        };
+        assert_eq!(
+            parse_input("transfer report.pdf"),
+            transfer("report.pdf", None)
+        );
+        assert_eq!(
+            parse_input("/transfer report.pdf bob"),
+            transfer("report.pdf", Some("bob"))
+        );
+        assert_eq!(
+            parse_input(r#"transfer "my notes.txt" bob"#),
+            transfer("my notes.txt", Some("bob"))
+        );
+        assert_eq!(
+            parse_input("transfer 'it''s.txt'"),
+            transfer("its.txt", None)
+        );
+        assert_eq!(
+            parse_input(r#"transfer "a \"quoted\" \\ name""#),
+            transfer(r#"a "quoted" \ name"#, None)
+        );
+        assert_eq!(parse_input(r#"transfer """#), transfer("", None));
+        assert_eq!(parse_input("transfer"), Input::Usage(TRANSFER_USAGE));
+        assert_eq!(parse_input("transfer   "), Input::Usage(TRANSFER_USAGE));
+        assert_eq!(parse_input("transfer a b c"), Input::Usage(TRANSFER_USAGE));
+        assert_eq!(parse_input("transfer \"open"), Input::Usage(TRANSFER_USAGE));
+        assert_eq!(
+            parse_input(" transfer is done"),
+            Input::Chat(" transfer is done")
+        );
+        assert_eq!(parse_input("transferred it"), Input::Chat("transferred it"));
     }
 
     #[test]

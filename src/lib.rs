@@ -45,8 +45,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod checksum;
 pub mod cli;
 pub mod clock;
 pub mod display;
+pub mod files;
 pub mod input;
 pub mod protocol;

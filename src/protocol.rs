@@ -33,7 +33,7 @@
 //! anything but text. `PROTOCOL.md` is the full specification.
 
 use std::fmt;
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead, IoSlice, Read, Write};
 
 /// The protocol name and version a full client announces in its `HELLO`.
 pub const PROTOCOL_VERSION: &str = "ftpchat/1";
@@ -61,6 +61,18 @@ pub const MAX_NICK_LEN: usize = 32;
 /// [`MAX_LINE_LEN`], so a relayed line (`CHAT nick text`) always fits.
 pub const MAX_TEXT_LEN: usize = 2048;
 
+/// Largest chunk of file data one `DATA` frame may carry, in bytes.
+/// A receiver refuses a larger one before reading it, so a peer cannot make
+/// it buffer more than this.
+pub const MAX_CHUNK_LEN: usize = 1024 * 1024;
+
+/// The chunk size the client uses unless told otherwise (`--chunk-size`).
+/// Measured on loopback (see `BENCHMARKS.md`): below 64 KiB the cost per
+/// chunk (a header, a few system calls, a wake-up of each thread on the
+/// way) dominates; above 256 KiB throughput no longer improves, while
+/// memory per transfer keeps growing.
+pub const DEFAULT_CHUNK_LEN: usize = 256 * 1024;
+
 /// The reasons the server gives in an `ERROR` line. Each has a short
 /// machine-readable code that a client can match on; the human-readable
 /// text follows it on the line.
@@ -86,13 +98,27 @@ pub enum ErrorCode {
     LineTooLong,
     /// A line that is not valid UTF-8.
     BadUtf8,
-    /// A private message to a nickname nobody uses.
+    /// A private message or a file to a nickname nobody uses.
     NoSuchNick,
+    /// A `DATA` header that is malformed or announces more than
+    /// [`MAX_CHUNK_LEN`] bytes; the connection is closed.
+    BadChunk,
+    /// `DATA`, `DONE` or `CANCEL` for a transfer that is not under way.
+    NoSuchTransfer,
+    /// A `SEND` whose transfer id is already in use on this connection.
+    TransferExists,
+    /// A file larger than the server allows.
+    FileTooLarge,
+    /// A file nobody can receive: no other full client is online, or the
+    /// named user has a plain client.
+    NoRecipients,
+    /// A file's data does not add up to the size its `SEND` announced.
+    WrongSize,
 }
 
 impl ErrorCode {
     /// Every code, for lookups and tests.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::BadNick,
         ErrorCode::NickTaken,
         ErrorCode::ServerFull,
@@ -104,6 +130,12 @@ impl ErrorCode {
         ErrorCode::LineTooLong,
         ErrorCode::BadUtf8,
         ErrorCode::NoSuchNick,
+        ErrorCode::BadChunk,
+        ErrorCode::NoSuchTransfer,
+        ErrorCode::TransferExists,
+        ErrorCode::FileTooLarge,
+        ErrorCode::NoRecipients,
+        ErrorCode::WrongSize,
     ];
 
     /// The code as it appears on the wire, e.g. `nick-taken`.
@@ -120,7 +152,20 @@ impl ErrorCode {
             ErrorCode::LineTooLong => "line-too-long",
             ErrorCode::BadUtf8 => "bad-utf8",
             ErrorCode::NoSuchNick => "no-such-nick",
+            ErrorCode::BadChunk => "bad-chunk",
+            ErrorCode::NoSuchTransfer => "no-such-transfer",
+            ErrorCode::TransferExists => "transfer-exists",
+            ErrorCode::FileTooLarge => "file-too-large",
+            ErrorCode::NoRecipients => "no-recipients",
+            ErrorCode::WrongSize => "wrong-size",
         }
+    }
+
+    /// Whether an error of this kind leaves the byte stream out of step:
+    /// the receiver no longer knows where the next message starts, so the
+    /// connection must be closed.
+    pub fn breaks_framing(self) -> bool {
+        matches!(self, ErrorCode::LineTooLong | ErrorCode::BadChunk)
     }
 
     /// The code for its wire spelling, or `None` for a code this version
@@ -244,6 +289,32 @@ pub fn read_line<'b>(
         Ok(line) => Ok(Some(line)),
         Err(_) => Err(ProtocolError::new(ErrorCode::BadUtf8, "line is not valid UTF-8").into()),
     }
+}
+
+/// Writes all of `parts`, in order, with as few system calls as the kernel
+/// allows: a vectored write (`writev`) hands it several buffers at once,
+/// such as a `DATA` header and its chunk, without copying them together.
+///
+/// A write may be *partial*: the kernel takes only as many bytes as fit in
+/// the socket's send buffer and says how many. So we loop, skipping what was
+/// written, until everything is sent.
+///
+/// # Errors
+///
+/// Any error of the writer; a writer that accepts nothing is `WriteZero`.
+pub fn write_all_vectored(writer: &mut impl Write, parts: &[&[u8]]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = parts.iter().map(|part| IoSlice::new(part)).collect();
+    let mut remaining = &mut slices[..];
+    IoSlice::advance_slices(&mut remaining, 0); // skip empty parts
+    while !remaining.is_empty() {
+        match writer.write_vectored(remaining) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => IoSlice::advance_slices(&mut remaining, written),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
 }
 
 /// Why a nickname was refused. [`check_nick`] returns it; its `Display`
@@ -372,6 +443,86 @@ pub fn check_text(text: &str) -> Result<&str, ProtocolError> {
     Ok(text)
 }
 
+/// Parses a decimal number field: ASCII digits only (no sign, no spaces),
+/// and not too large for its type.
+fn parse_number<T: std::str::FromStr>(
+    verb: &str,
+    field: &str,
+    text: &str,
+) -> Result<T, ProtocolError> {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    match text.parse() {
+        Ok(number) if digits => Ok(number),
+        _ => Err(ProtocolError::new(
+            ErrorCode::BadMessage,
+            format!("{verb} needs a {field} (a whole number in range)"),
+        )),
+    }
+}
+
+/// Decodes the fields of a `DATA` header, `ID LEN`. A fault here is a
+/// [`ErrorCode::BadChunk`]: without a trusted length we cannot find the end
+/// of the chunk.
+fn decode_data_header(rest: &str) -> Result<(u64, usize), ProtocolError> {
+    let bad = |detail: String| ProtocolError::new(ErrorCode::BadChunk, detail);
+    let (id, len) = split_word(rest);
+    let id = parse_number("DATA", "transfer id", id).map_err(|e| bad(e.detail))?;
+    let len: usize = parse_number("DATA", "length", len).map_err(|e| bad(e.detail))?;
+    if len > MAX_CHUNK_LEN {
+        return Err(bad(format!(
+            "chunk of {len} bytes; the limit is {MAX_CHUNK_LEN}"
+        )));
+    }
+    Ok((id, len))
+}
+
+/// How one recipient's copy of a file turned out, as a receiver reports it
+/// (`RECEIVED`) and the server passes it on to the sender (`DELIVERED`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery<'a> {
+    /// `ok`: the file was saved and its checksum matched.
+    Ok,
+    /// `failed REASON`: it was not saved, for this reason.
+    Failed(&'a str),
+}
+
+impl<'a> Delivery<'a> {
+    fn decode(verb: &str, text: &'a str) -> Result<Delivery<'a>, ProtocolError> {
+        match split_word(text) {
+            ("ok", "") => Ok(Delivery::Ok),
+            ("failed", reason) => Ok(Delivery::Failed(reason)),
+            _ => Err(ProtocolError::new(
+                ErrorCode::BadMessage,
+                format!("{verb} needs 'ok' or 'failed REASON'"),
+            )),
+        }
+    }
+
+    fn fields(&self) -> [&'a str; 2] {
+        match self {
+            Delivery::Ok => ["ok", ""],
+            Delivery::Failed(reason) => ["failed", reason],
+        }
+    }
+}
+
+/// Checks a file name field: present, and at most
+/// [`crate::files::MAX_NAME_LEN`] bytes.
+fn check_name<'a>(verb: &str, name: &'a str) -> Result<&'a str, ProtocolError> {
+    let name = check_present(verb, "file name", name)?;
+    if name.len() > crate::files::MAX_NAME_LEN {
+        return Err(ProtocolError::new(
+            ErrorCode::BadMessage,
+            format!(
+                "file name is {} bytes; the limit is {}",
+                name.len(),
+                crate::files::MAX_NAME_LEN
+            ),
+        ));
+    }
+    Ok(name)
+}
+
 /// Checks that a message whose verb takes no fields has none.
 fn check_no_fields(verb: &str, rest: &str) -> Result<(), ProtocolError> {
     if rest.is_empty() {
@@ -433,6 +584,48 @@ pub enum ClientMessage<'a> {
         /// The token of the `PING` being answered.
         token: &'a str,
     },
+    /// `SEND ID SIZE TO NAME`: offers a file of SIZE bytes to the user TO,
+    /// or to every other full client if TO is `*`. ID is the sender's
+    /// number for this transfer, used in its `DATA`, `DONE` and `CANCEL`.
+    Send {
+        /// The sender's transfer id.
+        id: u64,
+        /// The file's size in bytes.
+        size: u64,
+        /// A nickname, or `*` for everyone.
+        to: &'a str,
+        /// The file's name (without folders); receivers clean it up again.
+        name: &'a str,
+    },
+    /// `DATA ID LEN`, followed by exactly LEN bytes of the file.
+    Data {
+        /// The transfer the bytes belong to.
+        id: u64,
+        /// How many bytes follow the header line.
+        len: usize,
+    },
+    /// `DONE ID CKSUM`: all data has been sent; CKSUM is the file's `cksum`.
+    Done {
+        /// The transfer.
+        id: u64,
+        /// The `cksum` checksum of the whole file.
+        checksum: u32,
+    },
+    /// `CANCEL ID REASON`: the sender gives up on this transfer.
+    Cancel {
+        /// The transfer.
+        id: u64,
+        /// Why, in a few words.
+        reason: &'a str,
+    },
+    /// `RECEIVED ID ok` or `RECEIVED ID failed REASON`: a receiver reports
+    /// how the file the server numbered ID turned out.
+    Received {
+        /// The transfer, as numbered in the server's `FILE`.
+        id: u64,
+        /// Saved, or why not.
+        outcome: Delivery<'a>,
+    },
 }
 
 impl<'a> ClientMessage<'a> {
@@ -480,11 +673,45 @@ impl<'a> ClientMessage<'a> {
             "PONG" => Ok(ClientMessage::Pong {
                 token: check_present(verb, "token", rest)?,
             }),
+            "SEND" => {
+                let (id, rest) = split_word(rest);
+                let (size, rest) = split_word(rest);
+                let (to, name) = split_word(rest);
+                Ok(ClientMessage::Send {
+                    id: parse_number(verb, "transfer id", id)?,
+                    size: parse_number(verb, "size", size)?,
+                    to: check_present(verb, "recipient", to)?,
+                    name: check_name(verb, name)?,
+                })
+            }
+            "DATA" => decode_data_header(rest).map(|(id, len)| ClientMessage::Data { id, len }),
+            "DONE" => {
+                let (id, checksum) = split_word(rest);
+                Ok(ClientMessage::Done {
+                    id: parse_number(verb, "transfer id", id)?,
+                    checksum: parse_number(verb, "checksum", checksum)?,
+                })
+            }
+            "CANCEL" => {
+                let (id, reason) = split_word(rest);
+                Ok(ClientMessage::Cancel {
+                    id: parse_number(verb, "transfer id", id)?,
+                    reason,
+                })
+            }
+            "RECEIVED" => {
+                let (id, outcome) = split_word(rest);
+                Ok(ClientMessage::Received {
+                    id: parse_number(verb, "transfer id", id)?,
+                    outcome: Delivery::decode(verb, outcome)?,
+                })
+            }
             _ => Err(unknown_command(verb)),
         }
     }
 
-    /// Appends this message as one line, with its `\n`, to `out`.
+    /// Appends this message as one line, with its `\n`, to `out`. For
+    /// `DATA` that is the header line only: the caller sends the bytes.
     ///
     /// Fields must not contain `\n`: they come from lines, which cannot.
     ///
@@ -506,6 +733,22 @@ impl<'a> ClientMessage<'a> {
             ClientMessage::Quit => push_line(out, &["QUIT"]),
             ClientMessage::Ping { token } => push_line(out, &["PING", token]),
             ClientMessage::Pong { token } => push_line(out, &["PONG", token]),
+            ClientMessage::Send { id, size, to, name } => {
+                push_line(out, &["SEND", &id.to_string(), &size.to_string(), to, name]);
+            }
+            ClientMessage::Data { id, len } => {
+                push_line(out, &["DATA", &id.to_string(), &len.to_string()])
+            }
+            ClientMessage::Done { id, checksum } => {
+                push_line(out, &["DONE", &id.to_string(), &checksum.to_string()]);
+            }
+            ClientMessage::Cancel { id, reason } => {
+                push_line(out, &["CANCEL", &id.to_string(), reason])
+            }
+            ClientMessage::Received { id, outcome } => {
+                let [word, reason] = outcome.fields();
+                push_line(out, &["RECEIVED", &id.to_string(), word, reason]);
+            }
         }
     }
 
@@ -590,6 +833,66 @@ pub enum ServerMessage<'a> {
         /// The token of the `PING` being answered.
         token: &'a str,
     },
+    /// `ACCEPTED ID COUNT`: the server will relay the sender's transfer ID
+    /// to COUNT recipients; send the data.
+    Accepted {
+        /// The sender's transfer id.
+        id: u64,
+        /// How many recipients will get the file.
+        recipients: usize,
+    },
+    /// `REFUSED ID CODE TEXT`: the server will not relay transfer ID.
+    Refused {
+        /// The sender's transfer id.
+        id: u64,
+        /// The wire spelling of an [`ErrorCode`].
+        code: &'a str,
+        /// Why, for a person.
+        text: &'a str,
+    },
+    /// `DELIVERED ID NICK ok` or `DELIVERED ID NICK failed REASON`: how
+    /// the sender's transfer ID turned out for one recipient.
+    Delivered {
+        /// The sender's transfer id.
+        id: u64,
+        /// The recipient.
+        nick: &'a str,
+        /// Saved, or why not.
+        outcome: Delivery<'a>,
+    },
+    /// `FILE ID SIZE FROM NAME`: a file of SIZE bytes from FROM is coming;
+    /// its `DATA`, `DONE` or `CANCEL` frames carry the server's number ID.
+    File {
+        /// The server's number for this transfer.
+        id: u64,
+        /// The file's size in bytes.
+        size: u64,
+        /// The sender's nickname.
+        from: &'a str,
+        /// The name the sender gave (never trusted: see [`crate::files`]).
+        name: &'a str,
+    },
+    /// `DATA ID LEN`, followed by exactly LEN bytes of the file.
+    Data {
+        /// The transfer the bytes belong to.
+        id: u64,
+        /// How many bytes follow the header line.
+        len: usize,
+    },
+    /// `DONE ID CKSUM`: the file is complete; CKSUM is the sender's `cksum`.
+    Done {
+        /// The transfer.
+        id: u64,
+        /// The `cksum` checksum the sender computed.
+        checksum: u32,
+    },
+    /// `CANCEL ID REASON`: the transfer stopped; discard what arrived.
+    Cancel {
+        /// The transfer.
+        id: u64,
+        /// Why, in a few words.
+        reason: &'a str,
+    },
 }
 
 impl<'a> ServerMessage<'a> {
@@ -646,6 +949,57 @@ impl<'a> ServerMessage<'a> {
             "PONG" => Ok(ServerMessage::Pong {
                 token: check_present(verb, "token", rest)?,
             }),
+            "ACCEPTED" => {
+                let (id, recipients) = split_word(rest);
+                Ok(ServerMessage::Accepted {
+                    id: parse_number(verb, "transfer id", id)?,
+                    recipients: parse_number(verb, "count", recipients)?,
+                })
+            }
+            "REFUSED" => {
+                let (id, rest) = split_word(rest);
+                let (code, text) = split_word(rest);
+                Ok(ServerMessage::Refused {
+                    id: parse_number(verb, "transfer id", id)?,
+                    code: check_present(verb, "error code", code)?,
+                    text,
+                })
+            }
+            "DELIVERED" => {
+                let (id, rest) = split_word(rest);
+                let (nick, outcome) = split_word(rest);
+                Ok(ServerMessage::Delivered {
+                    id: parse_number(verb, "transfer id", id)?,
+                    nick: check_present(verb, "nickname", nick)?,
+                    outcome: Delivery::decode(verb, outcome)?,
+                })
+            }
+            "FILE" => {
+                let (id, rest) = split_word(rest);
+                let (size, rest) = split_word(rest);
+                let (from, name) = split_word(rest);
+                Ok(ServerMessage::File {
+                    id: parse_number(verb, "transfer id", id)?,
+                    size: parse_number(verb, "size", size)?,
+                    from: check_present(verb, "nickname", from)?,
+                    name: check_name(verb, name)?,
+                })
+            }
+            "DATA" => decode_data_header(rest).map(|(id, len)| ServerMessage::Data { id, len }),
+            "DONE" => {
+                let (id, checksum) = split_word(rest);
+                Ok(ServerMessage::Done {
+                    id: parse_number(verb, "transfer id", id)?,
+                    checksum: parse_number(verb, "checksum", checksum)?,
+                })
+            }
+            "CANCEL" => {
+                let (id, reason) = split_word(rest);
+                Ok(ServerMessage::Cancel {
+                    id: parse_number(verb, "transfer id", id)?,
+                    reason,
+                })
+            }
             _ => Err(unknown_command(verb)),
         }
     }
@@ -678,6 +1032,36 @@ impl<'a> ServerMessage<'a> {
             ServerMessage::Bye { reason } => push_line(out, &["BYE", reason]),
             ServerMessage::Ping { token } => push_line(out, &["PING", token]),
             ServerMessage::Pong { token } => push_line(out, &["PONG", token]),
+            ServerMessage::Accepted { id, recipients } => {
+                push_line(out, &["ACCEPTED", &id.to_string(), &recipients.to_string()]);
+            }
+            ServerMessage::Refused { id, code, text } => {
+                push_line(out, &["REFUSED", &id.to_string(), code, text]);
+            }
+            ServerMessage::Delivered { id, nick, outcome } => {
+                let [word, reason] = outcome.fields();
+                push_line(out, &["DELIVERED", &id.to_string(), nick, word, reason]);
+            }
+            ServerMessage::File {
+                id,
+                size,
+                from,
+                name,
+            } => {
+                push_line(
+                    out,
+                    &["FILE", &id.to_string(), &size.to_string(), from, name],
+                );
+            }
+            ServerMessage::Data { id, len } => {
+                push_line(out, &["DATA", &id.to_string(), &len.to_string()])
+            }
+            ServerMessage::Done { id, checksum } => {
+                push_line(out, &["DONE", &id.to_string(), &checksum.to_string()]);
+            }
+            ServerMessage::Cancel { id, reason } => {
+                push_line(out, &["CANCEL", &id.to_string(), reason])
+            }
         }
     }
 
@@ -846,6 +1230,28 @@ mod tests {
         assert_eq!(read_line(&mut reader, &mut buf).unwrap(), Some("CHAT a\r"));
     }
 
+    /// A writer that takes at most 3 bytes per call, as a full socket
+    /// buffer might.
+    struct Stingy(Vec<u8>);
+
+    impl Write for Stingy {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(3);
+            self.0.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn partial_writes_are_continued() {
+        let mut out = Stingy(Vec::new());
+        write_all_vectored(&mut out, &[b"DATA 1 5\n", b"", b"hello"]).unwrap();
+        assert_eq!(out.0, b"DATA 1 5\nhello");
+    }
+
     #[test]
     fn client_messages_survive_a_round_trip() {
         let messages = [
@@ -864,6 +1270,32 @@ mod tests {
             ClientMessage::Quit,
             ClientMessage::Ping { token: "42" },
             ClientMessage::Pong { token: "42" },
+            ClientMessage::Send {
+                id: 1,
+                size: u64::MAX,
+                to: "*",
+                name: "my notes.txt",
+            },
+            ClientMessage::Data {
+                id: 1,
+                len: MAX_CHUNK_LEN,
+            },
+            ClientMessage::Done {
+                id: 1,
+                checksum: u32::MAX,
+            },
+            ClientMessage::Cancel {
+                id: 1,
+                reason: "file unreadable",
+            },
+            ClientMessage::Received {
+                id: 9,
+                outcome: Delivery::Ok,
+            },
+            ClientMessage::Received {
+                id: 9,
+                outcome: Delivery::Failed("disk full"),
+            },
         ];
         for message in messages {
             let bytes = message.to_bytes();
@@ -906,6 +1338,35 @@ mod tests {
             ServerMessage::Bye { reason: "goodbye" },
             ServerMessage::Ping { token: "7" },
             ServerMessage::Pong { token: "7" },
+            ServerMessage::Accepted {
+                id: 3,
+                recipients: 2,
+            },
+            ServerMessage::Refused {
+                id: 3,
+                code: "no-recipients",
+                text: "nobody else is online",
+            },
+            ServerMessage::Delivered {
+                id: 3,
+                nick: "bob",
+                outcome: Delivery::Failed("checksum mismatch"),
+            },
+            ServerMessage::File {
+                id: 17,
+                size: 0,
+                from: "alice",
+                name: "a b.txt",
+            },
+            ServerMessage::Data { id: 17, len: 1 },
+            ServerMessage::Done {
+                id: 17,
+                checksum: 0,
+            },
+            ServerMessage::Cancel {
+                id: 17,
+                reason: "sender left",
+            },
         ];
         for message in messages {
             let bytes = message.to_bytes();
@@ -953,6 +1414,70 @@ mod tests {
             let error = ClientMessage::decode(line).unwrap_err();
             assert_eq!(error.code, code, "{line:?}");
         }
+    }
+
+    #[test]
+    fn exact_bytes_of_file_frames() {
+        let send = ClientMessage::Send {
+            id: 1,
+            size: 1027,
+            to: "*",
+            name: "my notes.txt",
+        };
+        assert_eq!(send.to_bytes(), b"SEND 1 1027 * my notes.txt\n");
+        assert_eq!(
+            ClientMessage::Data { id: 1, len: 1024 }.to_bytes(),
+            b"DATA 1 1024\n"
+        );
+        let received = ClientMessage::Received {
+            id: 4,
+            outcome: Delivery::Failed("disk full"),
+        };
+        assert_eq!(received.to_bytes(), b"RECEIVED 4 failed disk full\n");
+    }
+
+    #[test]
+    fn bad_data_headers_break_framing() {
+        let too_big = format!("DATA 1 {}", MAX_CHUNK_LEN + 1);
+        for line in [
+            "DATA",
+            "DATA 1",
+            "DATA x 5",
+            "DATA 1 -5",
+            "DATA 1 +5",
+            too_big.as_str(),
+            "DATA 1 99999999999999999999999",
+        ] {
+            let error = ClientMessage::decode(line).unwrap_err();
+            assert_eq!(error.code, ErrorCode::BadChunk, "{line:?}");
+            assert!(error.code.breaks_framing());
+            assert_eq!(
+                ServerMessage::decode(line).unwrap_err().code,
+                ErrorCode::BadChunk
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_that_overflow_are_refused() {
+        for line in [
+            "SEND 18446744073709551616 1 * x",
+            "SEND 1 18446744073709551616 * x",
+            "DONE 1 4294967296",
+            "SEND 1 1 *",
+            "SEND 1 1",
+            "RECEIVED 1 maybe",
+            "RECEIVED 1",
+        ] {
+            let error = ClientMessage::decode(line).unwrap_err();
+            assert_eq!(error.code, ErrorCode::BadMessage, "{line:?}");
+            assert!(!error.code.breaks_framing());
+        }
+        let long_name = format!("SEND 1 1 * {}", "n".repeat(256));
+        assert_eq!(
+            ClientMessage::decode(&long_name).unwrap_err().code,
+            ErrorCode::BadMessage
+        );
     }
 
     #[test]

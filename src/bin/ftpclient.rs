@@ -3,9 +3,11 @@
 //! It connects to the server, introduces itself with a nickname, and then
 //! does two things at once, in two threads: the main thread reads what the
 //! user types and sends it ([`chat`]), while a receiver thread prints what
-//! the server sends ([`receive`]). Read it in call order: [`main`] →
-//! [`run`] → [`connect`] → [`handshake`] → [`chat`] and [`receive`].
-//! `terminal.rs` keeps the screen tidy while both threads use it.
+//! the server sends ([`receive`]). Each file being sent gets a thread of
+//! its own. Read it in call order: [`main`] → [`run`] → [`connect`] →
+//! [`handshake`] → [`chat`] and [`receive`]. `terminal.rs` keeps the screen
+//! tidy while several threads use it; `transfers.rs` sends and receives
+//! files.
 //!
 //! Try it: start `cargo run --bin ftpserver`, then in two more terminals
 //! `cargo run --bin ftpclient` (it asks for a nickname and a port), or
@@ -13,38 +15,48 @@
 
 #![forbid(unsafe_code)]
 
+// A binary's own modules live in the folder named after it; the `path`
+// attributes say so, because this root file sits beside that folder.
 #[path = "ftpclient/terminal.rs"]
 mod terminal;
+#[path = "ftpclient/transfers.rs"]
+mod transfers;
 
 use ftpchat::cli::{Args, UsageError};
 use ftpchat::display::{describe, make_visible};
-use ftpchat::input::{CHAT_HELP, Input, parse_input};
+use ftpchat::input::{CHAT_HELP, FILE_HELP, Input, parse_input};
 use ftpchat::protocol::{
-    self, ClientMessage, DEFAULT_HOST, ErrorCode, PROTOCOL_VERSION, ServerMessage, check_nick,
-    read_line,
+    self, ClientMessage, DEFAULT_CHUNK_LEN, DEFAULT_HOST, Delivery, ErrorCode, MAX_CHUNK_LEN,
+    PROTOCOL_VERSION, ServerMessage, check_nick, read_line, write_all_vectored,
 };
+use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, IsTerminal, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 use terminal::{Screen, Typed, restore_terminal};
+use transfers::{Downloads, Outgoing, Reply};
 
 const USAGE: &str = "\
-usage: ftpclient [--nick NAME] [--port N] [--host ADDR]
+usage: ftpclient [--nick NAME] [--port N] [--host ADDR] [--dir DIR] [--chunk-size BYTES]
 
 Connects to an ftpchat server. Without --nick and --port it asks for them.
 Type a line to talk to everyone; /help lists the commands.
 
 options:
-  --nick NAME    your nickname
-  --port N       the server's port
-  --host ADDR    the server's address or host name (default 127.0.0.1)
-  -h, --help     show this help
-  -V, --version  show the version";
+  --nick NAME         your nickname
+  --port N            the server's port
+  --host ADDR         the server's address or host name (default 127.0.0.1)
+  --dir DIR           where received files are saved (default rec)
+  --chunk-size BYTES  size of the chunks files are sent in (default 262144,
+                      at most 1048576)
+  -h, --help          show this help
+  -V, --version       show the version";
 
 /// How long to wait for a connection to be set up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -57,6 +69,8 @@ struct Config {
     nick: Option<String>,
     port: Option<u16>,
     host: String,
+    dir: PathBuf,
+    chunk_len: usize,
 }
 
 enum Command {
@@ -101,12 +115,22 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
         nick: None,
         port: None,
         host: DEFAULT_HOST.to_string(),
+        dir: PathBuf::from("rec"),
+        chunk_len: DEFAULT_CHUNK_LEN,
     };
     while let Some(option) = args.next_option()? {
         match option.as_str() {
             "--nick" => config.nick = Some(args.value(&option)?),
             "--port" => config.port = Some(args.parsed(&option)?),
             "--host" => config.host = args.value(&option)?,
+            "--dir" => config.dir = PathBuf::from(args.value(&option)?),
+            "--chunk-size" => {
+                config.chunk_len = args.parsed(&option)?;
+                if !(1..=MAX_CHUNK_LEN).contains(&config.chunk_len) {
+                    let text = format!("--chunk-size must be from 1 to {MAX_CHUNK_LEN} bytes");
+                    return Err(UsageError(text));
+                }
+            }
             "--help" => return Ok(Command::Help),
             "--version" => return Ok(Command::Version),
             _ => return Err(UsageError(format!("unknown option '{option}'"))),
@@ -129,15 +153,12 @@ fn run(config: Config) -> io::Result<()> {
         Some(port) => port,
         None => ask_port(interactive)?,
     };
-    let stream = connect(&config.host, port)?;
-    let server = stream.peer_addr()?;
+    let mut writer = connect(&config.host, port)?;
+    let server = writer.peer_addr()?;
     // As on the server: one buffered reader for the connection's life.
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let connection = Arc::new(Connection {
-        stream: Mutex::new(stream),
-    });
+    let mut reader = BufReader::new(writer.try_clone()?);
     loop {
-        match handshake(&connection, &mut reader, &nick)? {
+        match handshake(&mut writer, &mut reader, &nick)? {
             Ok(()) => break,
             Err(refusal) if interactive => {
                 println!("! {refusal}");
@@ -147,46 +168,61 @@ fn run(config: Config) -> io::Result<()> {
         }
     }
 
-    let screen = Arc::new(if interactive {
+    let screen = if interactive {
         Screen::raw(&format!("{nick}> "))?
     } else {
         Screen::plain()
+    };
+    let client = Arc::new(Client {
+        writer: Mutex::new(writer),
+        screen,
+        nick,
+        outgoing: Mutex::new(HashMap::new()),
+        last_transfer_id: AtomicU64::new(0),
+        chunk_len: config.chunk_len,
+        quitting: AtomicBool::new(false),
     });
-    screen.print(&format!("* connected to {server} as {nick}"));
-    let quitting = Arc::new(AtomicBool::new(false));
+    client
+        .screen
+        .print(&format!("* connected to {server} as {}", client.nick));
     let (finished_tx, finished_rx) = mpsc::channel();
     let receiver = {
-        let (screen, connection, quitting) = (
-            Arc::clone(&screen),
-            Arc::clone(&connection),
-            Arc::clone(&quitting),
-        );
+        let client = Arc::clone(&client);
         thread::Builder::new()
             .name("receiver".to_string())
             .spawn(move || {
-                let outcome = receive(reader, &screen, &connection);
-                if !quitting.load(Ordering::SeqCst) {
+                let mut downloads = Downloads::new(config.dir);
+                let ending = receive(reader, &client, &mut downloads);
+                if !client.quitting.load(Ordering::SeqCst) {
                     // The server went away while the user was still here. The
                     // main thread is waiting for a key and cannot be woken, so
                     // this thread ends the program, terminal restored first.
-                    screen.finish();
-                    eprintln!("ftpclient: {}", outcome.describe(server));
+                    let why = ending.describe(server);
+                    client.report_interrupted(&mut downloads, &why);
+                    client.screen.finish();
+                    eprintln!("ftpclient: {why}");
                     std::process::exit(1);
                 }
+                downloads.abandon_all(&client, "the client quit");
                 let _ = finished_tx.send(());
             })?
     };
 
-    chat(&connection, &screen, &nick);
+    let uploads = chat(&client);
+    // Files still being sent are part of what the user asked for: finish
+    // them before leaving.
+    for upload in uploads {
+        let _ = upload.join();
+    }
 
     // Leaving: say so, and give the server a moment to answer and close,
     // so that anything it sent before its goodbye is still printed.
-    quitting.store(true, Ordering::SeqCst);
-    let _ = connection.send(&ClientMessage::Quit);
+    client.quitting.store(true, Ordering::SeqCst);
+    let _ = client.send(&ClientMessage::Quit);
     let _ = finished_rx.recv_timeout(QUIT_TIMEOUT);
-    connection.shut_down();
+    client.shut_down();
     let _ = receiver.join();
-    screen.finish();
+    client.screen.finish();
     Ok(())
 }
 
@@ -249,33 +285,11 @@ fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     Err(last_error)
 }
 
-/// The connection's write half, shared by every thread that sends. The
-/// mutex makes each message one uninterrupted write, so messages from
-/// different threads never mix on the wire.
-struct Connection {
-    stream: Mutex<TcpStream>,
-}
-
-impl Connection {
-    fn send(&self, message: &ClientMessage) -> io::Result<()> {
-        let bytes = message.to_bytes();
-        let mut stream = self.stream.lock().unwrap_or_else(PoisonError::into_inner);
-        stream.write_all(&bytes)
-    }
-
-    /// Closes both directions; a thread blocked reading the socket sees
-    /// end of file and stops.
-    fn shut_down(&self) {
-        let stream = self.stream.lock().unwrap_or_else(PoisonError::into_inner);
-        let _ = stream.shutdown(Shutdown::Both);
-    }
-}
-
 /// Introduces the client as `nick`. Returns `Ok(Err(reason))` if the
 /// server refused the nickname (the user may try another on the same
 /// connection) and `Err` if the connection failed.
 fn handshake(
-    connection: &Connection,
+    writer: &mut TcpStream,
     reader: &mut BufReader<TcpStream>,
     nick: &str,
 ) -> io::Result<Result<(), String>> {
@@ -284,10 +298,11 @@ fn handshake(
     if let Err(error) = check_nick(nick) {
         return Ok(Err(error.to_string()));
     }
-    connection.send(&ClientMessage::Hello {
+    let hello = ClientMessage::Hello {
         version: PROTOCOL_VERSION,
         nick,
-    })?;
+    };
+    writer.write_all(&hello.to_bytes())?;
     let mut buf = Vec::new();
     loop {
         let Some(line) = read_line(reader, &mut buf)? else {
@@ -313,46 +328,131 @@ fn handshake(
     }
 }
 
+/// What every thread of the client shares: the main thread (typed
+/// input), the receiver thread (what the server sends), and one thread per
+/// file being sent.
+struct Client {
+    /// The connection's write half. The mutex makes each frame one
+    /// uninterrupted write, so frames from different threads never mix.
+    writer: Mutex<TcpStream>,
+    screen: Screen,
+    nick: String,
+    /// Files being sent, by our transfer id: the receiver thread passes
+    /// the server's replies about each to the thread sending it.
+    outgoing: Mutex<HashMap<u64, Outgoing>>,
+    /// The transfer id given to the last file we sent.
+    last_transfer_id: AtomicU64,
+    /// Size of the chunks files are sent in.
+    chunk_len: usize,
+    /// Set when the user leaves, so that the end of the connection is
+    /// expected rather than an error.
+    quitting: AtomicBool,
+}
+
+impl Client {
+    /// Sends one message.
+    fn send(&self, message: &ClientMessage) -> io::Result<()> {
+        let bytes = message.to_bytes();
+        self.lock_writer().write_all(&bytes)
+    }
+
+    /// Sends one chunk of a file: the `DATA` header and the bytes, as one
+    /// piece that no other frame can split.
+    fn send_data(&self, id: u64, chunk: &[u8]) -> io::Result<()> {
+        let header = ClientMessage::Data {
+            id,
+            len: chunk.len(),
+        }
+        .to_bytes();
+        write_all_vectored(&mut *self.lock_writer(), &[&header, chunk])
+    }
+
+    /// Tells the server how a received file turned out.
+    fn report(&self, id: u64, outcome: Delivery) {
+        let _ = self.send(&ClientMessage::Received { id, outcome });
+    }
+
+    fn lock_writer(&self) -> MutexGuard<'_, TcpStream> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The files being sent. If a thread panicked while holding this lock,
+    /// the map is still usable (each change to it is one step).
+    fn outgoing(&self) -> MutexGuard<'_, HashMap<u64, Outgoing>> {
+        self.outgoing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn next_transfer_id(&self) -> u64 {
+        self.last_transfer_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Closes both directions; a thread blocked reading the socket sees
+    /// end of file and stops.
+    fn shut_down(&self) {
+        let _ = self.lock_writer().shutdown(Shutdown::Both);
+    }
+
+    /// The connection is lost: deletes partial files received, and says
+    /// which files being sent may not have arrived.
+    fn report_interrupted(&self, downloads: &mut Downloads, why: &str) {
+        downloads.abandon_all(self, why);
+        for outgoing in self.outgoing().values() {
+            self.screen.complain(&format!(
+                "! sending {} stopped: {why}; its recipients may not have it",
+                make_visible(&outgoing.name)
+            ));
+        }
+    }
+}
+
 /// Reads the user's lines and acts on them until they quit or input ends.
-fn chat(connection: &Connection, screen: &Screen, nick: &str) {
+/// Returns the threads of files still being sent.
+fn chat(client: &Arc<Client>) -> Vec<JoinHandle<()>> {
+    let screen = &client.screen;
+    let mut uploads = Vec::new();
     while let Typed::Line(line) = screen.read_line() {
-        let sent = match parse_input(&line) {
+        let done = match parse_input(&line) {
             Input::Empty => Ok(()),
             Input::Chat(text) => protocol::check_text(text)
                 .map_err(|fault| fault.detail)
                 .and_then(|text| {
-                    screen.echo(
-                        &describe(&ServerMessage::Chat { from: nick, text }).unwrap_or_default(),
-                    );
-                    connection
-                        .send(&ClientMessage::Chat { text })
-                        .map_err(|e| e.to_string())
+                    let echo = ServerMessage::Chat {
+                        from: &client.nick,
+                        text,
+                    };
+                    screen.echo(&describe(&echo).unwrap_or_default());
+                    let message = ClientMessage::Chat { text };
+                    client.send(&message).map_err(|e| e.to_string())
                 }),
             Input::Private { to, text } => protocol::check_text(text)
                 .map_err(|fault| fault.detail)
                 .and_then(|text| {
                     screen.echo(&format!("-> *{}* {}", make_visible(to), make_visible(text)));
-                    connection
-                        .send(&ClientMessage::Private { to, text })
-                        .map_err(|e| e.to_string())
+                    let message = ClientMessage::Private { to, text };
+                    client.send(&message).map_err(|e| e.to_string())
                 }),
-            Input::Who => connection
-                .send(&ClientMessage::Who)
-                .map_err(|e| e.to_string()),
+            Input::Who => client.send(&ClientMessage::Who).map_err(|e| e.to_string()),
+            Input::Transfer { path, to } => transfers::start_upload(client, &path, to.as_deref())
+                .map(|upload| uploads.push(upload)),
             Input::Help => {
-                CHAT_HELP.lines().for_each(|line| screen.print(line));
+                for line in CHAT_HELP.lines().chain(FILE_HELP.lines()) {
+                    screen.print(line);
+                }
                 Ok(())
             }
-            Input::Quit => return,
+            Input::Quit => break,
             Input::Usage(usage) => Err(usage.to_string()),
             Input::Unknown(command) => Err(format!(
-                "unknown command /{command}; type /help for the list"
+                "unknown command /{}; type /help for the list",
+                make_visible(command)
             )),
         };
-        if let Err(problem) = sent {
+        if let Err(problem) = done {
             screen.complain(&format!("! {problem}"));
         }
+        uploads.retain(|upload| !upload.is_finished());
     }
+    uploads
 }
 
 /// How the conversation with the server ended, seen from the receiver.
@@ -366,9 +466,12 @@ enum Ending {
 }
 
 impl Ending {
-    fn describe(&self, server: std::net::SocketAddr) -> String {
+    fn describe(&self, server: SocketAddr) -> String {
         match self {
-            Ending::Bye(reason) => format!("disconnected by the server at {server}: {reason}"),
+            Ending::Bye(reason) => format!(
+                "disconnected by the server at {server}: {}",
+                make_visible(reason)
+            ),
             Ending::Closed => format!("the server at {server} closed the connection"),
             Ending::Failed(error) => format!("lost the connection to {server}: {error}"),
         }
@@ -376,8 +479,9 @@ impl Ending {
 }
 
 /// The receiver thread: prints every event the server sends, answers its
-/// keep-alive pings, and returns when the connection ends.
-fn receive(mut reader: BufReader<TcpStream>, screen: &Screen, connection: &Connection) -> Ending {
+/// keep-alive pings, passes replies about files we send to their threads,
+/// saves files we receive, and returns when the connection ends.
+fn receive(mut reader: BufReader<TcpStream>, client: &Client, downloads: &mut Downloads) -> Ending {
     let mut buf = Vec::new();
     loop {
         let line = match read_line(&mut reader, &mut buf) {
@@ -387,23 +491,61 @@ fn receive(mut reader: BufReader<TcpStream>, screen: &Screen, connection: &Conne
         };
         let message = match ServerMessage::decode(line) {
             Ok(message) => message,
+            Err(fault) if fault.code.breaks_framing() => {
+                return Ending::Failed(fault.into());
+            }
             Err(fault) => {
                 // A newer server may send something we do not know: say
                 // so and carry on, since the line itself was well framed.
-                screen.complain(&format!("! could not understand the server: {fault}"));
+                let text = format!("! could not understand the server: {fault}");
+                client.screen.complain(&text);
                 continue;
             }
         };
         match message {
             ServerMessage::Ping { token } => {
-                let _ = connection.send(&ClientMessage::Pong { token });
+                let _ = client.send(&ClientMessage::Pong { token });
             }
             ServerMessage::Bye { reason } => return Ending::Bye(reason.to_string()),
+            ServerMessage::File {
+                id,
+                size,
+                from,
+                name,
+            } => downloads.begin(client, id, size, from, name),
+            ServerMessage::Data { id, len } => {
+                if let Err(error) = downloads.data(client, &mut reader, id, len) {
+                    return Ending::Failed(error);
+                }
+            }
+            ServerMessage::Done { id, checksum } => downloads.done(client, id, checksum),
+            ServerMessage::Cancel { id, reason } => downloads.cancel(client, id, reason),
+            ServerMessage::Accepted { id, recipients } => {
+                pass_on(client, id, Reply::Accepted(recipients));
+            }
+            ServerMessage::Refused { id, text, .. } => {
+                pass_on(client, id, Reply::Refused(text.to_string()));
+            }
+            ServerMessage::Delivered { id, nick, outcome } => {
+                let outcome = match outcome {
+                    Delivery::Ok => Ok(()),
+                    Delivery::Failed(reason) => Err(reason.to_string()),
+                };
+                let nick = nick.to_string();
+                pass_on(client, id, Reply::Delivered { nick, outcome });
+            }
             message => {
                 if let Some(text) = describe(&message) {
-                    screen.print(&text);
+                    client.screen.print(&text);
                 }
             }
         }
+    }
+}
+
+/// Hands a reply about a file we are sending to the thread sending it.
+fn pass_on(client: &Client, id: u64, reply: Reply) {
+    if let Some(outgoing) = client.outgoing().get(&id) {
+        let _ = outgoing.replies.send(reply);
     }
 }

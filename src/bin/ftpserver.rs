@@ -21,6 +21,8 @@
 mod clients;
 #[path = "ftpserver/outbox.rs"]
 mod outbox;
+#[path = "ftpserver/relay.rs"]
+mod relay;
 
 use clients::{ClientId, ClientKind, Clients, encode_for, plain_text_of, push_plain};
 use ftpchat::cli::{Args, UsageError};
@@ -31,7 +33,9 @@ use ftpchat::protocol::{
     self, ClientMessage, DEFAULT_HOST, DEFAULT_PORTS, ErrorCode, PROTOCOL_VERSION, ProtocolError,
     ServerMessage, check_nick, read_line,
 };
-use outbox::Outbox;
+use outbox::{Outbox, Priority};
+use relay::Sending;
+use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
@@ -42,6 +46,7 @@ use std::time::Duration;
 
 const USAGE: &str = "\
 usage: ftpserver [--host ADDR] [--port N]... [--max-clients N] [--handshake-timeout SECS]
+                 [--max-file-size BYTES]
 
 Runs the ftpchat server. With no options it listens on 127.0.0.1, ports 5555,
 5556 and 5557. Type /quit on the server's terminal to stop it.
@@ -52,6 +57,7 @@ options:
   --port N                  port to listen on; repeat for several; 0 picks a free one
   --max-clients N           most connections at once (default 1000)
   --handshake-timeout SECS  time a new connection has to send its nickname (default 30)
+  --max-file-size BYTES     largest file clients may send (default: no limit)
   -h, --help                show this help
   -V, --version             show the version";
 
@@ -61,6 +67,7 @@ struct Config {
     ports: Vec<u16>,
     max_clients: usize,
     handshake_timeout: Duration,
+    max_file_size: u64,
 }
 
 /// What the command line asks for.
@@ -118,6 +125,7 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
         ports: Vec::new(),
         max_clients: 1000,
         handshake_timeout: Duration::from_secs(30),
+        max_file_size: u64::MAX,
     };
     debug_assert_eq!(config.host.to_string(), DEFAULT_HOST);
     while let Some(option) = args.next_option()? {
@@ -125,6 +133,7 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
             "--host" => config.host = args.parsed(&option)?,
             "--port" => config.ports.push(args.parsed(&option)?),
             "--max-clients" => config.max_clients = args.parsed(&option)?,
+            "--max-file-size" => config.max_file_size = args.parsed(&option)?,
             "--handshake-timeout" => {
                 let secs: f64 = args.parsed(&option)?;
                 config.handshake_timeout = Duration::try_from_secs_f64(secs)
@@ -152,6 +161,7 @@ struct Server {
     /// Set by `/quit`; the accept loops check it after each `accept`.
     shutting_down: AtomicBool,
     handshake_timeout: Duration,
+    max_file_size: u64,
 }
 
 /// Opens the listeners, starts an accept loop for each, then serves the
@@ -181,6 +191,7 @@ fn run(config: Config) -> io::Result<()> {
         clients: Clients::new(config.max_clients),
         shutting_down: AtomicBool::new(false),
         handshake_timeout: config.handshake_timeout,
+        max_file_size: config.max_file_size,
     });
     let mut accept_threads = Vec::new();
     for listener in listeners {
@@ -338,7 +349,7 @@ fn serve_registered(
             code: ErrorCode::ServerFull.as_str(),
             text,
         };
-        outbox.send(Arc::new(error.to_bytes()));
+        outbox.send(Arc::new(error.to_bytes()), Priority::Urgent);
         return Ok(());
     };
     // One buffered reader for the whole life of the connection: it may
@@ -378,6 +389,8 @@ struct Session<'a> {
     /// Chat messages read but not yet relayed, as encoded `CHAT` lines
     /// (see [`Session::relay`]).
     batch: Vec<u8>,
+    /// Files this client is sending, by its own transfer id.
+    sending: HashMap<u64, Sending>,
 }
 
 /// Reads lines until the connection proves itself with a valid, free
@@ -450,6 +463,7 @@ fn handshake<'a>(
             outbox,
             server,
             batch: Vec::new(),
+            sending: HashMap::new(),
         };
         session.greet(&nicks);
         return Ok(Some(session));
@@ -494,7 +508,7 @@ fn reply_error(outbox: &Outbox, kind: ClientKind, code: ErrorCode, text: &str) {
 
 /// Sends one message to one client, in the encoding its kind needs.
 fn send_one(outbox: &Outbox, kind: ClientKind, message: &ServerMessage) {
-    outbox.send(encode_for(kind, message));
+    outbox.send(encode_for(kind, message), Priority::Urgent);
 }
 
 fn is_timeout(error: &io::Error) -> bool {
@@ -523,7 +537,7 @@ impl Session<'_> {
                 frame.extend(plain_text_of(&users));
             }
         }
-        self.outbox.send(Arc::new(frame));
+        self.outbox.send(Arc::new(frame), Priority::Urgent);
     }
 
     /// Reads and handles the member's messages until they leave. Returns
@@ -564,7 +578,7 @@ impl Session<'_> {
                 },
             };
             let outcome = match self.kind {
-                ClientKind::Full => self.handle_message(line),
+                ClientKind::Full => self.handle_message(line, reader)?,
                 ClientKind::Plain => self.handle_typed_line(line),
             };
             if self.batch.len() >= MAX_BATCH_BYTES {
@@ -577,29 +591,49 @@ impl Session<'_> {
         }
     }
 
-    /// Handles one protocol line from a full client. Returns a reason to
-    /// end the session, or `None` to go on.
-    fn handle_message(&mut self, line: &str) -> Option<String> {
+    /// Handles one protocol line from a full client (and, for `DATA`, the
+    /// chunk that follows it on `reader`). Returns a reason to end the
+    /// session, or `None` to go on.
+    fn handle_message(
+        &mut self,
+        line: &str,
+        reader: &mut BufReader<TcpStream>,
+    ) -> io::Result<Option<String>> {
         let message = match ClientMessage::decode(line) {
             Ok(message) => message,
+            Err(fault) if fault.code.breaks_framing() => {
+                // A broken DATA header: we cannot tell where its chunk ends.
+                self.flush_batch();
+                self.reply_error(fault.code, &format!("{}; closing", fault.detail));
+                return Ok(Some(fault.code.as_str().to_string()));
+            }
             Err(fault) => {
                 self.flush_batch();
                 self.reply_error(fault.code, &fault.detail);
-                return None;
+                return Ok(None);
             }
         };
+        if !matches!(message, ClientMessage::Chat { .. }) {
+            // Relay earlier chat first, so that everything keeps its order.
+            self.flush_batch();
+        }
         match message {
             ClientMessage::Chat { text } => self.chat(text),
             ClientMessage::Private { to, text } => self.private(to, text),
             ClientMessage::Who => self.who(),
-            ClientMessage::Quit => return Some(self.quit()),
+            ClientMessage::Quit => return Ok(Some(self.quit())),
             ClientMessage::Ping { token } => self.reply(&ServerMessage::Pong { token }),
             ClientMessage::Pong { .. } => {}
             ClientMessage::Hello { .. } => {
                 self.reply_error(ErrorCode::AlreadyRegistered, "already joined");
             }
+            ClientMessage::Send { id, size, to, name } => self.offer_file(id, size, to, name),
+            ClientMessage::Data { id, len } => self.relay_chunk(reader, id, len)?,
+            ClientMessage::Done { id, checksum } => self.finish_file(id, checksum),
+            ClientMessage::Cancel { id, reason } => self.cancel_file(id, reason),
+            ClientMessage::Received { id, outcome } => self.report_file(id, outcome),
         }
-        None
+        Ok(None)
     }
 
     /// Handles one line typed by a plain client, with the same meaning the
@@ -623,6 +657,10 @@ impl Session<'_> {
                 }
             }
             Input::Quit => return Some(self.quit()),
+            Input::Transfer { .. } => {
+                let text = "sending files needs the full client, ftpclient";
+                self.reply_error(ErrorCode::UnknownCommand, text);
+            }
             Input::Usage(usage) => self.reply_error(ErrorCode::BadMessage, usage),
             Input::Unknown(command) => {
                 let text = format!(
@@ -645,7 +683,6 @@ impl Session<'_> {
     }
 
     fn private(&mut self, to: &str, text: &str) {
-        // Relay earlier chat first, so messages keep their order.
         self.flush_batch();
         let message = ServerMessage::Private {
             from: &self.nick,
@@ -665,7 +702,7 @@ impl Session<'_> {
             ClientKind::Full => lines,
             ClientKind::Plain => plain_text_of(&lines),
         };
-        self.outbox.send(Arc::new(frame));
+        self.outbox.send(Arc::new(frame), Priority::Urgent);
     }
 
     fn quit(&mut self) -> String {

@@ -14,10 +14,14 @@
 //! echo), and run it again to put the settings back on every way out:
 //! normal exit, error, panic, or the server going away.
 //!
+//! The input row also shows the progress of file transfers, in front of
+//! the prompt, so that progress is one live line that never scrolls.
+//!
 //! When standard input is not a terminal (a script, a pipe, a test), none
-//! of this happens: input is read a line at a time and every event is
-//! printed as one plain line to standard output.
+//! of this happens: input is read a line at a time, every event is printed
+//! as one plain line to standard output, and there is no live progress.
 
+use std::collections::BTreeMap;
 use std::io::{self, BufRead, Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -48,6 +52,8 @@ pub struct Screen {
 struct Editor {
     prompt: String,
     input: String,
+    /// Live status texts (file progress) shown before the prompt, by key.
+    status: BTreeMap<String, String>,
     /// Width of the terminal, in columns, to keep the input on one row.
     columns: usize,
 }
@@ -60,6 +66,7 @@ impl Screen {
             editor: Mutex::new(Editor {
                 prompt: String::new(),
                 input: String::new(),
+                status: BTreeMap::new(),
                 columns: 80,
             }),
         }
@@ -93,6 +100,7 @@ impl Screen {
             editor: Mutex::new(Editor {
                 prompt: prompt.to_string(),
                 input: String::new(),
+                status: BTreeMap::new(),
                 columns,
             }),
         };
@@ -137,16 +145,40 @@ impl Screen {
         }
     }
 
-    /// Draws the prompt and the input typed so far on the current row.
-    /// Only the tail that fits on one row is shown.
+    /// Whether this screen is a terminal that shows live progress.
+    pub fn is_interactive(&self) -> bool {
+        self.interactive
+    }
+
+    /// Shows `text` (or, with `None`, stops showing anything) as the live
+    /// status called `key`, in front of the prompt. Does nothing when
+    /// scripted.
+    pub fn set_status(&self, key: &str, text: Option<String>) {
+        if !self.interactive {
+            return;
+        }
+        let mut editor = self.lock();
+        match text {
+            Some(text) => editor.status.insert(key.to_string(), text),
+            None => editor.status.remove(key),
+        };
+        self.redraw(&mut editor);
+    }
+
+    /// Draws the status, the prompt and the input typed so far on the
+    /// current row. Each is cut to fit: the status to half the row, the
+    /// input to its tail.
     fn redraw(&self, editor: &mut Editor) {
-        let room = editor
-            .columns
-            .saturating_sub(editor.prompt.chars().count() + 1);
+        let mut status: String = editor.status.values().map(|s| format!("[{s}] ")).collect();
+        if let Some((cut, _)) = status.char_indices().nth(editor.columns / 2) {
+            status.truncate(cut);
+        }
+        let used = status.chars().count() + editor.prompt.chars().count() + 1;
+        let room = editor.columns.saturating_sub(used);
         let skip = editor.input.chars().count().saturating_sub(room);
         let visible: String = editor.input.chars().skip(skip).collect();
         let mut out = io::stdout().lock();
-        let _ = write!(out, "\r\x1b[K{}{}", editor.prompt, visible);
+        let _ = write!(out, "\r\x1b[K{status}{}{visible}", editor.prompt);
         let _ = out.flush();
     }
 

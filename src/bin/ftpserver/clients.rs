@@ -27,10 +27,19 @@
 //! reuses its port for someone else. A [`ClientId`] is a counter that is
 //! never reused while the server runs, so a stale id can never reach the
 //! wrong person.
+//!
+//! # Files in flight
+//!
+//! The registry also remembers each file being relayed (a [`Relay`]): who
+//! sends it, and which recipients have not yet said whether they saved it.
+//! That is what lets the server tell a sender that a recipient left half
+//! way, and tell the recipients that a sender left half way. The file's
+//! bytes themselves never stay here: the sender's thread passes each chunk
+//! straight on to the recipients' outboxes.
 
-use crate::outbox::{Frame, Outbox};
-use ftpchat::display::describe;
-use ftpchat::protocol::{ServerMessage, encode_users, nick_key};
+use crate::outbox::{Frame, Outbox, Priority};
+use ftpchat::display::{describe, make_visible};
+use ftpchat::protocol::{Delivery, ErrorCode, ServerMessage, encode_users, nick_key};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -94,8 +103,48 @@ struct Registry {
     /// The ids of members by [`nick_key`], to find a nickname quickly and
     /// keep nicknames unique.
     ids_by_nick: HashMap<String, ClientId>,
+    /// Files being relayed, by the server's transfer number.
+    relays: HashMap<RelayId, Relay>,
+    /// The number the last relay got.
+    last_relay: RelayId,
     /// Set when the server shuts down: departures are no longer announced.
     closing: bool,
+}
+
+/// The server's number for a file it relays. Recipients see it in `FILE`,
+/// `DATA`, `DONE` and `CANCEL`; it is unique on the server, so two senders
+/// who both number their first file 1 cannot be confused.
+pub type RelayId = u64;
+
+/// A file being relayed.
+struct Relay {
+    sender: ClientId,
+    /// The sender's own number for the transfer.
+    sender_id: u64,
+    sender_outbox: Arc<Outbox>,
+    /// Recipients that have not reported yet, with their nicknames.
+    waiting: HashMap<ClientId, (String, Arc<Outbox>)>,
+    /// The sender has sent `DONE`: only the reports are still due.
+    sent: bool,
+}
+
+/// Why a file cannot be relayed.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The error code for the `REFUSED` line.
+    pub code: ErrorCode,
+    /// What went wrong, for the sender.
+    pub text: String,
+}
+
+/// A file the server agreed to relay.
+pub struct StartedRelay {
+    /// The server's number for it.
+    pub id: RelayId,
+    /// The recipients' outboxes, to send `FILE` to.
+    pub recipients: Vec<Arc<Outbox>>,
+    /// Plain clients who cannot receive it (they get a notice instead).
+    pub plain_members: Vec<Arc<Outbox>>,
 }
 
 /// The shared registry of clients. See the module documentation.
@@ -236,7 +285,7 @@ impl Clients {
     /// Removes connection `id`; if it was a member, tells the others that
     /// it left, and why.
     fn remove(&self, id: ClientId, reason: &str) {
-        let (nick, recipients) = {
+        let (nick, recipients, deliveries) = {
             let mut registry = self.lock();
             let Some(client) = registry.clients.remove(&id) else {
                 return;
@@ -249,8 +298,13 @@ impl Clients {
             if registry.closing {
                 return;
             }
-            (member.nick, registry.members_except(None))
+            let deliveries = registry.forget_relays_of(id, reason);
+            (member.nick, registry.members_except(None), deliveries)
         };
+        // Sending may wait for a slow client: never with the lock held.
+        for (outbox, frame, priority) in deliveries {
+            outbox.send(frame, priority);
+        }
         let left = ServerMessage::Left {
             nick: &nick,
             reason,
@@ -283,8 +337,149 @@ impl Clients {
             let kind = client.member.as_ref().map_or(ClientKind::Full, |m| m.kind);
             (Arc::clone(&client.outbox), kind)
         };
-        outbox.send(encode_for(kind, message));
+        outbox.send(encode_for(kind, message), Priority::Urgent);
         Ok(())
+    }
+
+    /// Registers a file that `sender` offers to `to` (a nickname, or `*`
+    /// for every other full client) under its own number `sender_id`.
+    ///
+    /// # Errors
+    ///
+    /// A [`Refusal`] when nobody could receive it: the nickname is unknown
+    /// or is the sender's own, the recipient is a plain client, or no other
+    /// full client is online.
+    pub fn start_relay(
+        &self,
+        sender: ClientId,
+        sender_id: u64,
+        to: &str,
+    ) -> Result<StartedRelay, Refusal> {
+        let refuse = |code, text: String| Err(Refusal { code, text });
+        let mut registry = self.lock();
+        let sender_outbox = match registry.clients.get(&sender) {
+            Some(client) => Arc::clone(&client.outbox),
+            None => return refuse(ErrorCode::NoRecipients, "not joined".to_string()),
+        };
+        let mut waiting = HashMap::new();
+        let mut plain_members = Vec::new();
+        if to == "*" {
+            for (id, client) in &registry.clients {
+                match &client.member {
+                    Some(m) if *id != sender && m.kind == ClientKind::Full => {
+                        waiting.insert(*id, (m.nick.clone(), Arc::clone(&client.outbox)));
+                    }
+                    Some(m) if m.kind == ClientKind::Plain => {
+                        plain_members.push(Arc::clone(&client.outbox))
+                    }
+                    _ => {}
+                }
+            }
+            if waiting.is_empty() {
+                let text = "nobody else who can receive files is online".to_string();
+                return refuse(ErrorCode::NoRecipients, text);
+            }
+        } else {
+            let shown = make_visible(to);
+            let Some(&id) = registry.ids_by_nick.get(&nick_key(to)) else {
+                return refuse(ErrorCode::NoSuchNick, format!("no user named {shown}"));
+            };
+            let client = &registry.clients[&id];
+            let member = client
+                .member
+                .as_ref()
+                .expect("ids_by_nick holds members only");
+            if id == sender {
+                return refuse(
+                    ErrorCode::NoRecipients,
+                    "you cannot send a file to yourself".to_string(),
+                );
+            }
+            if member.kind == ClientKind::Plain {
+                let text = format!("{shown} uses a plain client, which cannot receive files");
+                return refuse(ErrorCode::NoRecipients, text);
+            }
+            waiting.insert(id, (member.nick.clone(), Arc::clone(&client.outbox)));
+        }
+        registry.last_relay += 1;
+        let id = registry.last_relay;
+        let recipients = waiting
+            .values()
+            .map(|(_, outbox)| Arc::clone(outbox))
+            .collect();
+        let relay = Relay {
+            sender,
+            sender_id,
+            sender_outbox,
+            waiting,
+            sent: false,
+        };
+        registry.relays.insert(id, relay);
+        Ok(StartedRelay {
+            id,
+            recipients,
+            plain_members,
+        })
+    }
+
+    /// Puts into `outboxes` the outboxes of the recipients of relay `id`
+    /// that still want the file (they have not left or reported a failure).
+    pub fn relay_recipients(&self, id: RelayId, outboxes: &mut Vec<Arc<Outbox>>) {
+        outboxes.clear();
+        if let Some(relay) = self.lock().relays.get(&id) {
+            outboxes.extend(relay.waiting.values().map(|(_, outbox)| Arc::clone(outbox)));
+        }
+    }
+
+    /// Notes that the sender of relay `id` has sent everything: the relay
+    /// now only waits for the recipients' reports.
+    pub fn finish_relay(&self, id: RelayId) {
+        let mut registry = self.lock();
+        if let Some(relay) = registry.relays.get_mut(&id) {
+            relay.sent = true;
+            if relay.waiting.is_empty() {
+                registry.relays.remove(&id);
+            }
+        }
+    }
+
+    /// Stops relay `id` before the end of the file: its remaining
+    /// recipients are sent `CANCEL` with `reason`.
+    pub fn cancel_relay(&self, id: RelayId, reason: &str) {
+        let relay = self.lock().relays.remove(&id);
+        let mut deliveries = Vec::new();
+        if let Some(relay) = relay {
+            relay.cancel(id, reason, &mut deliveries);
+        }
+        for (outbox, frame, priority) in deliveries {
+            outbox.send(frame, priority);
+        }
+    }
+
+    /// Records how relay `id` turned out for `recipient`, and tells the
+    /// sender. Returns `false` if `recipient` was not waiting for it.
+    pub fn report_delivery(&self, id: RelayId, recipient: ClientId, outcome: Delivery) -> bool {
+        let (sender_outbox, sender_id, nick) = {
+            let mut registry = self.lock();
+            let Some(relay) = registry.relays.get_mut(&id) else {
+                return false;
+            };
+            let Some((nick, _)) = relay.waiting.remove(&recipient) else {
+                return false;
+            };
+            let reply = (Arc::clone(&relay.sender_outbox), relay.sender_id, nick);
+            if relay.sent && relay.waiting.is_empty() {
+                registry.relays.remove(&id);
+            }
+            reply
+        };
+        let message = ServerMessage::Delivered {
+            id: sender_id,
+            nick: &nick,
+            outcome,
+        };
+        sender_outbox.send(Arc::new(message.to_bytes()), Priority::Urgent);
+        true
     }
 
     /// Everyone's nickname, sorted without regard to case.
@@ -317,7 +512,7 @@ impl Clients {
                 Some(ClientKind::Plain) => &plain,
                 _ => &full,
             };
-            outbox.send(Arc::clone(frame));
+            outbox.send(Arc::clone(frame), Priority::Urgent);
             outbox.close();
         }
     }
@@ -342,7 +537,49 @@ impl Clients {
     }
 }
 
+/// Frames to send once the registry's lock is released: where, what, and
+/// in which queue.
+type Deliveries = Vec<(Arc<Outbox>, Frame, Priority)>;
+
+impl Relay {
+    /// The `CANCEL` frames for every recipient still waiting. They go in
+    /// the bulk queue, so they arrive after the data already queued.
+    fn cancel(&self, id: RelayId, reason: &str, deliveries: &mut Deliveries) {
+        let cancel: Frame = Arc::new(ServerMessage::Cancel { id, reason }.to_bytes());
+        for (_, outbox) in self.waiting.values() {
+            deliveries.push((Arc::clone(outbox), Arc::clone(&cancel), Priority::Bulk));
+        }
+    }
+}
+
 impl Registry {
+    /// Updates the relays for a client that left: files it was sending are
+    /// cancelled, and senders of files it was receiving are told it did
+    /// not get them. Returns the frames that say so.
+    fn forget_relays_of(&mut self, client: ClientId, reason: &str) -> Deliveries {
+        let failed = format!("left ({reason})");
+        let mut deliveries = Vec::new();
+        self.relays.retain(|&id, relay| {
+            if relay.sender == client {
+                if !relay.sent {
+                    relay.cancel(id, "the sender left", &mut deliveries);
+                }
+                return false;
+            }
+            if let Some((nick, _)) = relay.waiting.remove(&client) {
+                let message = ServerMessage::Delivered {
+                    id: relay.sender_id,
+                    nick: &nick,
+                    outcome: Delivery::Failed(&failed),
+                };
+                let frame = Arc::new(message.to_bytes());
+                deliveries.push((Arc::clone(&relay.sender_outbox), frame, Priority::Urgent));
+            }
+            !(relay.sent && relay.waiting.is_empty())
+        });
+        deliveries
+    }
+
     fn nicks(&self) -> Vec<String> {
         let mut nicks: Vec<String> = self
             .clients
@@ -377,6 +614,6 @@ fn send_batch(recipients: &[(Arc<Outbox>, ClientKind)], batch: Vec<u8>) {
             ClientKind::Full => &full,
             ClientKind::Plain => plain.get_or_insert_with(|| Arc::new(plain_text_of(&full))),
         };
-        outbox.send(Arc::clone(frame));
+        outbox.send(Arc::clone(frame), Priority::Urgent);
     }
 }

@@ -15,9 +15,10 @@
 //! client and the memory of whatever is queued, so the queue is bounded:
 //!
 //! - **Backpressure.** Above [`SOFT_LIMIT_BYTES`] queued, a thread that
-//!   adds a frame first waits for the writer to catch up, for at most
-//!   [`CHAT_WAIT`]. A fast sender is slowed to the pace of a slow reader,
-//!   and memory stays flat.
+//!   adds a frame first waits for the writer to catch up, for at most a
+//!   short while ([`CHAT_WAIT`] for chat, [`STALL_TIMEOUT`] for file data).
+//!   A file is relayed at the pace of its slowest receiver, and memory
+//!   stays flat however large the file.
 //! - **Eviction.** A client with more than [`HARD_LIMIT_BYTES`] queued, or
 //!   whose socket takes no data for [`STALL_TIMEOUT`], is disconnected. A
 //!   stuck client therefore costs the others at most a short wait, and
@@ -25,9 +26,14 @@
 //!
 //! Because only the writer thread writes to the socket and it writes whole
 //! frames, frames from different threads never interleave on the wire.
+//!
+//! Two queues share the outbox: *urgent* (chat and control lines) and
+//! *bulk* (file frames). The writer always empties the urgent queue first,
+//! so chat overtakes a large file instead of waiting behind it.
 
+use ftpchat::protocol::write_all_vectored;
 use std::collections::VecDeque;
-use std::io::{self, IoSlice, Write};
+use std::io;
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -50,11 +56,21 @@ pub const HARD_LIMIT_BYTES: usize = 4 * 1024 * 1024;
 pub const CHAT_WAIT: Duration = Duration::from_millis(50);
 
 /// How long a client's socket may refuse data before the client is
-/// disconnected.
+/// disconnected. This also bounds how long a file transfer waits for it.
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Most frames the writer sends with one `writev` call.
 const MAX_FRAMES_PER_WRITE: usize = 64;
+
+/// Which queue a frame goes in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    /// Chat and control lines: sent before any bulk frame.
+    Urgent,
+    /// File frames: sent when no urgent frame waits. They stay in order
+    /// among themselves, so a file's `DONE` never overtakes its data.
+    Bulk,
+}
 
 /// One client's outgoing queue. Shared (`Arc`) by the client's own
 /// handler thread, its writer thread, and the registry, through which
@@ -74,7 +90,8 @@ pub struct Outbox {
 
 #[derive(Default)]
 struct Queue {
-    frames: VecDeque<Frame>,
+    urgent: VecDeque<Frame>,
+    bulk: VecDeque<Frame>,
     /// Bytes queued or being written right now.
     queued_bytes: usize,
     /// No more frames are accepted; the writer sends what is queued, then
@@ -110,14 +127,18 @@ impl Outbox {
     }
 
     /// Queues `frame` for sending. If the queue is above
-    /// [`SOFT_LIMIT_BYTES`], first waits up to [`CHAT_WAIT`] for the writer
-    /// to catch up. If it is above [`HARD_LIMIT_BYTES`], the client is
-    /// disconnected instead.
+    /// [`SOFT_LIMIT_BYTES`], first waits up to [`CHAT_WAIT`] (urgent) or
+    /// [`STALL_TIMEOUT`] (bulk) for the writer to catch up. If it is above
+    /// [`HARD_LIMIT_BYTES`], the client is disconnected instead.
     ///
     /// Returns `false` if the frame was not queued because the connection
     /// is closing or has failed.
-    pub fn send(&self, frame: Frame) -> bool {
-        let deadline = Instant::now() + CHAT_WAIT;
+    pub fn send(&self, frame: Frame, priority: Priority) -> bool {
+        let max_wait = match priority {
+            Priority::Urgent => CHAT_WAIT,
+            Priority::Bulk => STALL_TIMEOUT,
+        };
+        let deadline = Instant::now() + max_wait;
         let mut queue = self.lock();
         while queue.queued_bytes > SOFT_LIMIT_BYTES && !queue.closed {
             let now = Instant::now();
@@ -142,7 +163,10 @@ impl Outbox {
             return false;
         }
         queue.queued_bytes += frame.len();
-        queue.frames.push_back(frame);
+        match priority {
+            Priority::Urgent => queue.urgent.push_back(frame),
+            Priority::Bulk => queue.bulk.push_back(frame),
+        }
         drop(queue);
         self.frame_added.notify_one();
         true
@@ -166,7 +190,8 @@ impl Outbox {
             queue.failure = Some(reason);
         }
         queue.closed = true;
-        queue.frames.clear();
+        queue.urgent.clear();
+        queue.bulk.clear();
         // Shutting the socket down wakes every thread blocked on it: the
         // writer (its write fails) and the client's handler (its read
         // sees end of file), so the connection ends promptly.
@@ -182,21 +207,27 @@ impl Outbox {
         loop {
             {
                 let mut queue = self.lock();
-                while queue.frames.is_empty() && !queue.closed {
+                while queue.urgent.is_empty() && queue.bulk.is_empty() && !queue.closed {
                     queue = self
                         .frame_added
                         .wait(queue)
                         .unwrap_or_else(PoisonError::into_inner);
                 }
-                if queue.frames.is_empty() {
+                if queue.urgent.is_empty() && queue.bulk.is_empty() {
                     break; // closed, and everything has been sent
                 }
-                // As many frames as one system call takes.
-                let count = queue.frames.len().min(MAX_FRAMES_PER_WRITE);
-                batch.extend(queue.frames.drain(..count));
+                // Urgent frames first, as many as one system call takes;
+                // a bulk frame only when no urgent one waits.
+                let count = queue.urgent.len().min(MAX_FRAMES_PER_WRITE);
+                batch.extend(queue.urgent.drain(..count));
+                if batch.is_empty() {
+                    batch.extend(queue.bulk.pop_front());
+                }
             } // the lock is released here, before the slow part
             let sent_bytes: usize = batch.iter().map(|frame| frame.len()).sum();
-            let result = write_frames(&self.stream, &batch);
+            let parts: Vec<&[u8]> = batch.iter().map(|frame| frame.as_slice()).collect();
+            let result = write_all_vectored(&mut &self.stream, &parts);
+            drop(parts);
             batch.clear();
             let mut queue = self.lock();
             queue.queued_bytes -= sent_bytes.min(queue.queued_bytes);
@@ -215,22 +246,4 @@ impl Outbox {
         }
         let _ = self.stream.shutdown(Shutdown::Both);
     }
-}
-
-/// Writes every frame in `frames`, in order, with as few system calls as
-/// the kernel allows: `writev` hands it many buffers at once. A write can
-/// be partial (the kernel took only some bytes), so we loop until all of
-/// it is sent.
-fn write_frames(mut stream: &TcpStream, frames: &[Frame]) -> io::Result<()> {
-    let mut slices: Vec<IoSlice<'_>> = frames.iter().map(|frame| IoSlice::new(frame)).collect();
-    let mut remaining = &mut slices[..];
-    while !remaining.is_empty() {
-        match stream.write_vectored(remaining) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(written) => IoSlice::advance_slices(&mut remaining, written),
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
-        }
-    }
-    Ok(())
 }

@@ -1,0 +1,567 @@
+//! Files: sending one from disk, and receiving them into `rec/`.
+//!
+//! **Sending.** `transfer PATH` starts a thread for the file, so the user
+//! can go on chatting. The thread offers the file (`SEND`), waits for the
+//! server's `ACCEPTED`, then reads the file one chunk at a time, adds each
+//! chunk to the checksum and writes it as a `DATA` frame. Only one chunk is
+//! ever in memory. When the server is slower than the disk, the socket's
+//! send buffer fills and the write blocks: TCP's flow control paces the
+//! reading of the file. Last comes `DONE` with the checksum, then the
+//! recipients' reports (`DELIVERED`), and a summary for the user.
+//!
+//! Frames from this thread and from the user's chat share one connection.
+//! Each frame is written whole while holding the connection's lock, so a
+//! chat line can slip in between two chunks but never into one.
+//!
+//! **Receiving.** The receiver thread (the one that prints chat) handles
+//! `FILE`, `DATA`, `DONE` and `CANCEL`. Each file is written to a hidden
+//! temporary file as its chunks arrive, with a running checksum, and gets
+//! its real name only when it is complete and the checksum matches (see
+//! `ftpchat::files`). A [`Download`] that is dropped before that, for any
+//! reason, deletes its temporary file.
+
+use crate::Client;
+use ftpchat::checksum::Cksum;
+use ftpchat::display::make_visible;
+use ftpchat::files::{create_temp_file, format_size, publish, safe_file_name};
+use ftpchat::protocol::{ClientMessage, Delivery};
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, BufRead, Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// How long to wait for the server to accept or refuse a file.
+const ACCEPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long to wait, after the last chunk, for every recipient's report.
+const REPORT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How often a live progress line is redrawn.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
+
+/// What the server says about a file we are sending. The receiver thread
+/// reads it and hands it to the file's thread through a channel.
+pub enum Reply {
+    /// `ACCEPTED`: the file goes to this many recipients.
+    Accepted(usize),
+    /// `REFUSED`: the server will not relay (any more of) the file.
+    Refused(String),
+    /// `DELIVERED`: how it went for one recipient.
+    Delivered {
+        /// The recipient.
+        nick: String,
+        /// Saved, or why not.
+        outcome: Result<(), String>,
+    },
+}
+
+/// A file being sent, as the receiver thread knows it.
+pub struct Outgoing {
+    /// The file's name, to report an interruption.
+    pub name: String,
+    /// Where to pass the server's replies about it.
+    pub replies: Sender<Reply>,
+}
+
+/// Checks the file at `path` and starts a thread that sends it to `to`
+/// (or everyone). Returns the thread, or a one-line error for the user.
+pub fn start_upload(
+    client: &Arc<Client>,
+    path: &str,
+    to: Option<&str>,
+) -> Result<JoinHandle<()>, String> {
+    let file = File::open(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let metadata = file
+        .metadata()
+        .map_err(|e| format!("cannot read {path}: {e}"))?;
+    if metadata.is_dir() {
+        return Err(format!("cannot send {path}: it is a folder"));
+    }
+    // Only the last part of the path travels: the receivers need no more,
+    // and should not learn how our folders are laid out.
+    let name = std::path::Path::new(path)
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .ok_or_else(|| format!("cannot send {path}: it names no file"))?;
+    let upload = Upload {
+        id: client.next_transfer_id(),
+        file,
+        name,
+        size: metadata.len(),
+        to: to.map(str::to_string),
+    };
+    let (replies, receiver) = mpsc::channel();
+    let outgoing = Outgoing {
+        name: upload.name.clone(),
+        replies,
+    };
+    client.outgoing().insert(upload.id, outgoing);
+    let client = Arc::clone(client);
+    thread::Builder::new()
+        .name(format!("upload-{}", upload.id))
+        .spawn(move || {
+            let id = upload.id;
+            upload.run(&client, &receiver);
+            client.outgoing().remove(&id);
+        })
+        .map_err(|e| format!("cannot start sending {path}: {e}"))
+}
+
+/// One file to send.
+struct Upload {
+    id: u64,
+    file: File,
+    name: String,
+    size: u64,
+    to: Option<String>,
+}
+
+/// What the recipients reported so far.
+#[derive(Default)]
+struct Reports {
+    saved: Vec<String>,
+    failed: Vec<(String, String)>,
+}
+
+impl Reports {
+    fn count(&self) -> usize {
+        self.saved.len() + self.failed.len()
+    }
+
+    fn add(&mut self, nick: String, outcome: Result<(), String>) {
+        match outcome {
+            Ok(()) => self.saved.push(nick),
+            Err(reason) => self.failed.push((nick, reason)),
+        }
+    }
+}
+
+impl Upload {
+    /// Sends the file and prints how it went. Problems are printed, not
+    /// returned: this runs on its own thread, and the user wants to know.
+    fn run(mut self, client: &Client, replies: &Receiver<Reply>) {
+        if let Err(problem) = self.send(client, replies) {
+            client.screen.complain(&format!("! {problem}"));
+        }
+    }
+
+    fn send(&mut self, client: &Client, replies: &Receiver<Reply>) -> Result<(), String> {
+        let name = make_visible(&self.name).into_owned();
+        let offer = ClientMessage::Send {
+            id: self.id,
+            size: self.size,
+            to: self.to.as_deref().unwrap_or("*"),
+            name: &self.name,
+        };
+        client
+            .send(&offer)
+            .map_err(|e| connection_lost(&name, &e))?;
+        let recipients = loop {
+            match replies.recv_timeout(ACCEPT_TIMEOUT) {
+                Ok(Reply::Accepted(count)) => break count,
+                Ok(Reply::Refused(text)) => return Err(format!("cannot send {name}: {text}")),
+                Ok(Reply::Delivered { .. }) => {}
+                Err(_) => return Err(format!("cannot send {name}: the server did not answer")),
+            }
+        };
+        let target = match &self.to {
+            Some(nick) => make_visible(nick).into_owned(),
+            None if recipients == 1 => "1 recipient".to_string(),
+            None => format!("{recipients} recipients"),
+        };
+        client.screen.print(&format!(
+            "* sending {name} ({}) to {target}",
+            format_size(self.size)
+        ));
+
+        let started = Instant::now();
+        let mut reports = Reports::default();
+        let checksum = self.send_data(client, replies, recipients, &mut reports)?;
+        client
+            .send(&ClientMessage::Done {
+                id: self.id,
+                checksum,
+            })
+            .map_err(|e| connection_lost(&name, &e))?;
+
+        // Wait until every recipient has said how it went.
+        let deadline = Instant::now() + REPORT_TIMEOUT;
+        while reports.count() < recipients {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match replies.recv_timeout(left) {
+                Ok(Reply::Delivered { nick, outcome }) => reports.add(nick, outcome),
+                Ok(Reply::Refused(text)) => return Err(format!("sending {name} failed: {text}")),
+                Ok(Reply::Accepted(_)) => {}
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(format!("sending {name} stopped"));
+                }
+            }
+        }
+        let secs = started.elapsed().as_secs_f64().max(0.001);
+        client.screen.print(&format!(
+            "* sent {name} ({}) to {} of {recipients} in {secs:.1} s ({}/s), cksum {checksum}",
+            format_size(self.size),
+            reports.saved.len(),
+            format_size((self.size as f64 / secs) as u64),
+        ));
+        for (nick, reason) in &reports.failed {
+            client.screen.complain(&format!(
+                "! {name} did not reach {}: {}",
+                make_visible(nick),
+                make_visible(reason)
+            ));
+        }
+        let silent = recipients - reports.count();
+        if silent > 0 {
+            client.screen.complain(&format!(
+                "! {name}: {silent} recipients did not confirm within {} s",
+                REPORT_TIMEOUT.as_secs()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends the file's bytes as `DATA` frames and returns their checksum.
+    /// Gives up (with `CANCEL`) if the file cannot be read, changes size,
+    /// or nobody is left to receive it.
+    fn send_data(
+        &mut self,
+        client: &Client,
+        replies: &Receiver<Reply>,
+        recipients: usize,
+        reports: &mut Reports,
+    ) -> Result<u32, String> {
+        let name = make_visible(&self.name).into_owned();
+        let mut progress =
+            Progress::new(format!("send {}", self.id), format!("{name} >"), self.size);
+        let mut checksum = Cksum::new();
+        let mut chunk = vec![0u8; client.chunk_len];
+        let mut sent = 0u64;
+        // The server may give up on the file itself (`REFUSED`); then there
+        // is nothing to cancel.
+        let mut refused = None;
+        let result = loop {
+            // Reports can come at any time; look at them without waiting.
+            while let Ok(reply) = replies.try_recv() {
+                match reply {
+                    Reply::Delivered { nick, outcome } => reports.add(nick, outcome),
+                    Reply::Refused(text) => refused = Some(text),
+                    Reply::Accepted(_) => {}
+                }
+            }
+            if let Some(text) = refused.take() {
+                progress.clear(&client.screen);
+                return Err(format!("sending {name} stopped: {text}"));
+            }
+            if reports.count() == recipients {
+                break Err("nobody is receiving it any more".to_string());
+            }
+            if sent == self.size {
+                break Ok(checksum.finish());
+            }
+            let want = chunk.len().min((self.size - sent) as usize);
+            let len = match read_full(&mut self.file, &mut chunk[..want]) {
+                Ok(0) => break Err("the file got shorter while it was being sent".to_string()),
+                Ok(len) => len,
+                Err(e) => break Err(format!("cannot read it: {e}")),
+            };
+            checksum.update(&chunk[..len]);
+            client
+                .send_data(self.id, &chunk[..len])
+                .map_err(|e| connection_lost(&name, &e))?;
+            sent += len as u64;
+            progress.show(&client.screen, sent);
+        };
+        progress.clear(&client.screen);
+        result.map_err(|why| {
+            let _ = client.send(&ClientMessage::Cancel {
+                id: self.id,
+                reason: &why,
+            });
+            let mut text = format!("sending {name} stopped: {why}");
+            for (nick, reason) in &reports.failed {
+                text += &format!(
+                    "\n! {name} did not reach {}: {}",
+                    make_visible(nick),
+                    make_visible(reason)
+                );
+            }
+            text
+        })
+    }
+}
+
+fn connection_lost(name: &str, error: &io::Error) -> String {
+    format!("sending {name} stopped: the connection failed: {error}")
+}
+
+/// Reads until `buf` is full or the file ends; returns how much was read.
+/// (A single `read` may return less than asked even in mid-file.)
+fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// The files being received, by the server's transfer number. `None`
+/// marks a file that failed: its remaining chunks are read and dropped.
+pub struct Downloads {
+    active: HashMap<u64, Option<Download>>,
+    dir: PathBuf,
+    /// One buffer for every chunk received: memory stays flat.
+    chunk: Vec<u8>,
+}
+
+/// A file being received.
+struct Download {
+    from: String,
+    name: String,
+    size: u64,
+    received: u64,
+    checksum: Cksum,
+    file: File,
+    temp: PathBuf,
+    progress: Progress,
+    /// Set once the file has its real name; until then, dropping the
+    /// download removes the temporary file.
+    published: bool,
+}
+
+impl Drop for Download {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+impl Downloads {
+    /// No files yet; they will be saved in `dir`.
+    pub fn new(dir: PathBuf) -> Downloads {
+        Downloads {
+            active: HashMap::new(),
+            dir,
+            chunk: Vec::new(),
+        }
+    }
+
+    /// `FILE`: a file is coming. Creates its temporary file.
+    pub fn begin(&mut self, client: &Client, id: u64, size: u64, from: &str, name: &str) {
+        let name = safe_file_name(name);
+        let from = make_visible(from).into_owned();
+        match create_temp_file(&self.dir, &name) {
+            Ok((file, temp)) => {
+                client.screen.print(&format!(
+                    "* receiving {name} ({}) from {from}",
+                    format_size(size)
+                ));
+                let progress = Progress::new(format!("recv {id}"), format!("{name} <"), size);
+                let download = Download {
+                    from,
+                    name,
+                    size,
+                    received: 0,
+                    checksum: Cksum::new(),
+                    file,
+                    temp,
+                    progress,
+                    published: false,
+                };
+                self.active.insert(id, Some(download));
+            }
+            Err(error) => {
+                client
+                    .screen
+                    .print(&format!("! cannot receive {name} from {from}: {error}"));
+                client.report(id, Delivery::Failed(&error.to_string()));
+                self.active.insert(id, None);
+            }
+        }
+    }
+
+    /// `DATA`: reads the chunk of `len` bytes that follows the header on
+    /// `reader`, and writes it to its file.
+    ///
+    /// # Errors
+    ///
+    /// The connection failed or closed in the middle of the chunk.
+    pub fn data(
+        &mut self,
+        client: &Client,
+        reader: &mut impl BufRead,
+        id: u64,
+        len: usize,
+    ) -> io::Result<()> {
+        // The chunk is read from the same buffered reader as the header,
+        // which may already hold its first bytes.
+        self.chunk.resize(len, 0);
+        reader.read_exact(&mut self.chunk)?;
+        let Some(Some(download)) = self.active.get_mut(&id) else {
+            return Ok(()); // a file we gave up on, or never heard of
+        };
+        if download.received + len as u64 > download.size {
+            let why = format!("more data than the {} bytes announced", download.size);
+            self.fail(client, id, &why);
+            return Ok(());
+        }
+        if let Err(error) = download.file.write_all(&self.chunk) {
+            let why = format!("cannot write {}: {error}", download.temp.display());
+            self.fail(client, id, &why);
+            return Ok(());
+        }
+        download.checksum.update(&self.chunk);
+        download.received += len as u64;
+        download.progress.show(&client.screen, download.received);
+        Ok(())
+    }
+
+    /// `DONE`: the sender has sent everything. Checks size and checksum,
+    /// then gives the file its real name.
+    pub fn done(&mut self, client: &Client, id: u64, checksum: u32) {
+        let Some(Some(mut download)) = self.active.remove(&id) else {
+            return;
+        };
+        download.progress.clear(&client.screen);
+        let ours = download.checksum.finish();
+        let problem = if download.received != download.size {
+            Some(format!(
+                "only {} of {} bytes arrived",
+                download.received, download.size
+            ))
+        } else if ours != checksum {
+            Some(format!(
+                "checksum mismatch (sender {checksum}, received {ours})"
+            ))
+        } else if let Err(error) = download.file.sync_all() {
+            Some(format!("cannot write {}: {error}", download.temp.display()))
+        } else {
+            match publish(&download.temp, &self.dir, &download.name) {
+                Ok(path) => {
+                    download.published = true;
+                    client.screen.print(&format!(
+                        "* received {} ({}) from {}, saved as {} (cksum {ours})",
+                        download.name,
+                        format_size(download.size),
+                        download.from,
+                        path.display()
+                    ));
+                    client.report(id, Delivery::Ok);
+                    None
+                }
+                Err(error) => Some(error.to_string()),
+            }
+        };
+        if let Some(why) = problem {
+            self.active.insert(id, Some(download));
+            self.fail(client, id, &why);
+            self.active.remove(&id);
+        }
+    }
+
+    /// `CANCEL`: the transfer stopped; the partial file is deleted.
+    pub fn cancel(&mut self, client: &Client, id: u64, reason: &str) {
+        if let Some(Some(download)) = self.active.remove(&id) {
+            download.progress.clear(&client.screen);
+            client.screen.print(&format!(
+                "! receiving {} from {} stopped: {}; nothing was saved",
+                download.name,
+                download.from,
+                make_visible(reason)
+            ));
+        }
+    }
+
+    /// The connection is gone: every partial file is deleted, and the user
+    /// told which.
+    pub fn abandon_all(&mut self, client: &Client, why: &str) {
+        for (_, download) in self.active.drain() {
+            if let Some(download) = download {
+                download.progress.clear(&client.screen);
+                client.screen.complain(&format!(
+                    "! receiving {} from {} stopped: {why}; nothing was saved",
+                    download.name, download.from
+                ));
+            }
+        }
+    }
+
+    /// Gives up on file `id`: deletes what arrived, tells the user and the
+    /// sender, and drops the rest of its chunks as they come.
+    fn fail(&mut self, client: &Client, id: u64, why: &str) {
+        if let Some(Some(download)) = self.active.insert(id, None) {
+            download.progress.clear(&client.screen);
+            client.screen.print(&format!(
+                "! receiving {} from {} failed: {why}; nothing was saved",
+                download.name, download.from
+            ));
+        }
+        client.report(id, Delivery::Failed(why));
+    }
+}
+
+/// A live progress line for one transfer (only on a terminal).
+struct Progress {
+    key: String,
+    label: String,
+    total: u64,
+    started: Instant,
+    last_shown: Option<Instant>,
+}
+
+impl Progress {
+    fn new(key: String, label: String, total: u64) -> Progress {
+        Progress {
+            key,
+            label,
+            total,
+            started: Instant::now(),
+            last_shown: None,
+        }
+    }
+
+    /// Shows that `done` of the total bytes have moved: percent, rate and
+    /// time left. Redraws at most every [`PROGRESS_INTERVAL`].
+    fn show(&mut self, screen: &crate::Screen, done: u64) {
+        if !screen.is_interactive()
+            || self
+                .last_shown
+                .is_some_and(|t| t.elapsed() < PROGRESS_INTERVAL)
+        {
+            return;
+        }
+        self.last_shown = Some(Instant::now());
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = done as f64 / secs;
+        let percent = (done * 100).checked_div(self.total).unwrap_or(100);
+        let left = if rate > 0.0 {
+            (self.total - done.min(self.total)) as f64 / rate
+        } else {
+            0.0
+        };
+        let text = format!(
+            "{} {percent}% {}/{} {}/s {:.0}s left",
+            self.label,
+            format_size(done),
+            format_size(self.total),
+            format_size(rate as u64),
+            left.ceil()
+        );
+        screen.set_status(&self.key, Some(text));
+    }
+
+    fn clear(&self, screen: &crate::Screen) {
+        screen.set_status(&self.key, None);
+    }
+}

@@ -1,0 +1,302 @@
+//! Saving received files safely: trusted names, and all-or-nothing writes.
+//!
+//! # Never trust a name from the network
+//!
+//! The sender chooses a file's name, and a hostile sender can choose
+//! `../../.bashrc` or `/etc/passwd`. A receiver that joined such a name to
+//! its `rec/` folder would write outside it. [`safe_file_name`] keeps only
+//! the last component of the name, and replaces every character that could
+//! mean something to a file system or a terminal.
+//!
+//! # A file appears complete, or not at all
+//!
+//! A transfer can stop half way: the sender quits, the network fails, the
+//! disk fills up. If we wrote straight to `rec/report.pdf`, a broken
+//! transfer would leave a file that looks real but is cut short. So a file
+//! is written under a hidden temporary name ([`create_temp_file`]) and
+//! given its real name only once it is complete and its checksum matches
+//! ([`publish`]). Giving a name is a single step for the file system: a
+//! reader sees either no file or the whole file.
+//!
+//! [`publish`] never overwrites: if `report.pdf` exists, the new file
+//! becomes `report-1.pdf`. It uses `hard_link`, which fails if the target
+//! exists (and does so atomically, so two transfers finishing at the same
+//! moment cannot both take the same name), then removes the temporary
+//! name. `rename` would silently replace an existing file.
+
+use crate::display::needs_escape;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Longest file name the protocol carries, in bytes: the usual limit of
+/// a name on Linux, macOS and Windows file systems.
+pub const MAX_NAME_LEN: usize = 255;
+
+/// Longest name [`safe_file_name`] returns, in bytes: short enough to add a
+/// `-123` suffix or the temporary name's decoration and stay under the
+/// file systems' 255-byte limit.
+const MAX_SAFE_NAME_LEN: usize = 200;
+
+/// The name used when nothing usable is left of the sender's name.
+const FALLBACK_NAME: &str = "unnamed";
+
+/// Turns a name chosen by a sender into one that is safe to create inside
+/// the receiving folder.
+///
+/// - Only the part after the last `/`, `\` or `:` is kept, so no name can
+///   climb out of the folder or name a drive.
+/// - Control characters, characters that reverse text, and characters that
+///   some file systems forbid (`<>:"|?*`) become `_`.
+/// - Leading dots and spaces are removed (no hidden files, no `..`), as are
+///   trailing dots and spaces.
+/// - The name is cut to at most 200 bytes, keeping its extension.
+/// - If nothing is left, the name is `unnamed`.
+///
+/// # Examples
+///
+/// ```
+/// use ftpchat::files::safe_file_name;
+///
+/// assert_eq!(safe_file_name("report.pdf"), "report.pdf");
+/// assert_eq!(safe_file_name("../../etc/passwd"), "passwd");
+/// assert_eq!(safe_file_name("C:\\Windows\\evil.dll"), "evil.dll");
+/// assert_eq!(safe_file_name(".."), "unnamed");
+/// assert_eq!(safe_file_name("bell\x07.txt"), "bell_.txt");
+/// ```
+pub fn safe_file_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\', ':']).next().unwrap_or("");
+    let cleaned: String = last
+        .chars()
+        .map(|c| {
+            if needs_escape(c) || "<>\"|?*".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let trimmed = cleaned
+        .trim_start_matches(['.', ' '])
+        .trim_end_matches(['.', ' ']);
+    let short = shorten(trimmed, MAX_SAFE_NAME_LEN);
+    if short.is_empty() {
+        FALLBACK_NAME.to_string()
+    } else {
+        short
+    }
+}
+
+/// Cuts `name` to at most `max` bytes on a character boundary, keeping a
+/// short extension (such as `.pdf`) at the end.
+fn shorten(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_string();
+    }
+    let extension = match name.rfind('.') {
+        Some(dot) if name.len() - dot <= 16 => &name[dot..],
+        _ => "",
+    };
+    let mut stem_end = max - extension.len();
+    while !name.is_char_boundary(stem_end) {
+        stem_end -= 1;
+    }
+    format!("{}{}", &name[..stem_end], extension)
+}
+
+/// Splits a name into stem and extension: `report.pdf` into `report` and
+/// `.pdf`. A name without a dot has no extension.
+fn split_extension(name: &str) -> (&str, &str) {
+    match name.rfind('.') {
+        Some(dot) if dot > 0 => name.split_at(dot),
+        _ => (name, ""),
+    }
+}
+
+/// Creates a new, empty, hidden file in `dir` to receive `name` into,
+/// named `.NAME.part` (or `.NAME.1.part`, ... if that exists). Creates
+/// `dir` first if it does not exist. `name` must come from
+/// [`safe_file_name`].
+///
+/// # Errors
+///
+/// The folder cannot be created, or no file can be created in it; the
+/// error names the path.
+pub fn create_temp_file(dir: &Path, name: &str) -> io::Result<(File, PathBuf)> {
+    fs::create_dir_all(dir).map_err(|e| with_path(e, "cannot create folder", dir))?;
+    for attempt in 0u32.. {
+        let temp_name = match attempt {
+            0 => format!(".{name}.part"),
+            n => format!(".{name}.{n}.part"),
+        };
+        let path = dir.join(temp_name);
+        // `create_new` fails if the file exists: we never write into a
+        // file we did not create.
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => return Ok((file, path)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 1000 => {}
+            Err(e) => return Err(with_path(e, "cannot create", &path)),
+        }
+    }
+    unreachable!("the loop returns within 1001 attempts")
+}
+
+/// Gives the complete file at `temp` its final name in `dir`: `name`, or
+/// `STEM-1.EXT`, `STEM-2.EXT`, ... if that is taken. Never overwrites an
+/// existing file. Returns the final path.
+///
+/// # Errors
+///
+/// The file cannot be linked or the temporary name removed; the error
+/// names the path.
+pub fn publish(temp: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
+    let (stem, extension) = split_extension(name);
+    for attempt in 0u32..10_000 {
+        let candidate = match attempt {
+            0 => name.to_string(),
+            n => format!("{stem}-{n}{extension}"),
+        };
+        let path = dir.join(candidate);
+        match fs::hard_link(temp, &path) {
+            Ok(()) => {
+                fs::remove_file(temp).map_err(|e| with_path(e, "cannot remove", temp))?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(with_path(e, "cannot save", &path)),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "cannot save {}: too many files with that name",
+            dir.join(name).display()
+        ),
+    ))
+}
+
+fn with_path(error: io::Error, what: &str, path: &Path) -> io::Error {
+    io::Error::new(error.kind(), format!("{what} {}: {error}", path.display()))
+}
+
+/// A byte count for people: `512 bytes`, `1.5 KiB`, `3.2 MiB`, `1.0 GiB`.
+///
+/// # Examples
+///
+/// ```
+/// use ftpchat::files::format_size;
+///
+/// assert_eq!(format_size(1), "1 byte");
+/// assert_eq!(format_size(1536), "1.5 KiB");
+/// assert_eq!(format_size(5 << 30), "5.0 GiB");
+/// ```
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes == 1 {
+        return "1 byte".to_string();
+    }
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_stay_inside_the_folder() {
+        let cases = [
+            ("../x", "x"),
+            ("/etc/x", "x"),
+            ("a/b", "b"),
+            ("..", "unnamed"),
+            (".", "unnamed"),
+            ("", "unnamed"),
+            ("dir/", "unnamed"),
+            ("..\\..\\boot.ini", "boot.ini"),
+            ("D:evil", "evil"),
+            (".bashrc", "bashrc"),
+            ("...hidden", "hidden"),
+            ("name. ", "name"),
+            ("\x1b[2Jclear.txt", "_[2Jclear.txt"),
+            ("line\nbreak\r.txt", "line_break_.txt"),
+            ("nul\0byte", "nul_byte"),
+            ("evil\u{202e}fdp.exe", "evil_fdp.exe"),
+            ("what?<>|*\".txt", "what______.txt"),
+            ("résumé 2024.pdf", "résumé 2024.pdf"),
+        ];
+        for (hostile, safe) in cases {
+            assert_eq!(safe_file_name(hostile), safe, "{hostile:?}");
+        }
+    }
+
+    #[test]
+    fn long_names_are_cut_keeping_the_extension() {
+        let long = format!("{}.pdf", "a".repeat(10_000));
+        let safe = safe_file_name(&long);
+        assert_eq!(safe.len(), MAX_SAFE_NAME_LEN);
+        assert!(safe.ends_with("a.pdf"));
+        let wide = "é".repeat(300); // two bytes each: the cut must not split one
+        let safe = safe_file_name(&wide);
+        assert!(safe.len() <= MAX_SAFE_NAME_LEN && safe.chars().all(|c| c == 'é'));
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ftpchat-files-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn publishing_never_overwrites() {
+        let dir = scratch("publish");
+        let mut saved = Vec::new();
+        for content in ["first", "second", "third"] {
+            let (_, temp) = create_temp_file(&dir, "report.pdf").unwrap();
+            assert!(temp.file_name().unwrap().to_str().unwrap().starts_with('.'));
+            fs::write(&temp, content).unwrap();
+            saved.push(publish(&temp, &dir, "report.pdf").unwrap());
+            assert!(!temp.exists());
+        }
+        let names: Vec<_> = saved
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap())
+            .collect();
+        assert_eq!(names, ["report.pdf", "report-1.pdf", "report-2.pdf"]);
+        assert_eq!(fs::read_to_string(&saved[0]).unwrap(), "first");
+        assert_eq!(fs::read_to_string(&saved[2]).unwrap(), "third");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn temporary_files_of_the_same_name_do_not_clash() {
+        let dir = scratch("temp");
+        let (_, a) = create_temp_file(&dir, "x").unwrap();
+        let (_, b) = create_temp_file(&dir, "x").unwrap();
+        assert_ne!(a, b);
+        assert!(dir.is_dir(), "the folder is created");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn names_without_extension_get_a_plain_suffix() {
+        assert_eq!(split_extension("Makefile"), ("Makefile", ""));
+        assert_eq!(split_extension("a.tar.gz"), ("a.tar", ".gz"));
+    }
+
+    #[test]
+    fn sizes_for_people() {
+        assert_eq!(format_size(0), "0 bytes");
+        assert_eq!(format_size(1023), "1023 bytes");
+        assert_eq!(format_size(1024), "1.0 KiB");
+        assert_eq!(format_size(1_073_741_824), "1.0 GiB");
+    }
+}
