@@ -379,3 +379,42 @@ impl RawClient {
         String::from_utf8_lossy(&rest).into_owned()
     }
 }
+
+/// `len` bytes that look random and use every byte value, the same for
+/// the same `seed` (xorshift64*, a tiny generator with good mixing).
+pub fn test_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        bytes.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+/// The names in `dir`, hidden ones included, sorted; empty if `dir` does
+/// not exist.
+pub fn list_dir(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+impl RawClient {
+    /// Reads exactly `len` bytes (the payload of a `DATA` frame).
+    pub fn read_bytes(&mut self, len: usize) -> Vec<u8> {
+        let mut bytes = vec![0; len];
+        self.reader
+            .read_exact(&mut bytes)
+            .expect("the whole chunk arrives");
+        bytes
+    }
+}

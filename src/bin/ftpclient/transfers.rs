@@ -339,6 +339,17 @@ struct Download {
     published: bool,
 }
 
+impl Download {
+    /// Gives up on this file: clears its progress and deletes the partial
+    /// file (by dropping it) *before* the caller tells the user, so that
+    /// "nothing was saved" is already true when it is printed. Returns
+    /// "NAME from NICK" for that message.
+    fn discard(self, client: &Client) -> String {
+        self.progress.clear(&client.screen);
+        format!("{} from {}", self.name, self.from)
+    }
+}
+
 impl Drop for Download {
     fn drop(&mut self) {
         if !self.published {
@@ -473,12 +484,10 @@ impl Downloads {
     /// `CANCEL`: the transfer stopped; the partial file is deleted.
     pub fn cancel(&mut self, client: &Client, id: u64, reason: &str) {
         if let Some(Some(download)) = self.active.remove(&id) {
-            download.progress.clear(&client.screen);
+            let what = download.discard(client);
+            let reason = make_visible(reason);
             client.screen.print(&format!(
-                "! receiving {} from {} stopped: {}; nothing was saved",
-                download.name,
-                download.from,
-                make_visible(reason)
+                "! receiving {what} stopped: {reason}; nothing was saved"
             ));
         }
     }
@@ -486,14 +495,11 @@ impl Downloads {
     /// The connection is gone: every partial file is deleted, and the user
     /// told which.
     pub fn abandon_all(&mut self, client: &Client, why: &str) {
-        for (_, download) in self.active.drain() {
-            if let Some(download) = download {
-                download.progress.clear(&client.screen);
-                client.screen.complain(&format!(
-                    "! receiving {} from {} stopped: {why}; nothing was saved",
-                    download.name, download.from
-                ));
-            }
+        for download in self.active.drain().filter_map(|(_, download)| download) {
+            let what = download.discard(client);
+            client.screen.complain(&format!(
+                "! receiving {what} stopped: {why}; nothing was saved"
+            ));
         }
     }
 
@@ -501,10 +507,9 @@ impl Downloads {
     /// sender, and drops the rest of its chunks as they come.
     fn fail(&mut self, client: &Client, id: u64, why: &str) {
         if let Some(Some(download)) = self.active.insert(id, None) {
-            download.progress.clear(&client.screen);
+            let what = download.discard(client);
             client.screen.print(&format!(
-                "! receiving {} from {} failed: {why}; nothing was saved",
-                download.name, download.from
+                "! receiving {what} failed: {why}; nothing was saved"
             ));
         }
         client.report(id, Delivery::Failed(why));

@@ -14,11 +14,12 @@
 //! IRC servers call this the *send queue*. The cost is a second thread per
 //! client and the memory of whatever is queued, so the queue is bounded:
 //!
-//! - **Backpressure.** Above [`SOFT_LIMIT_BYTES`] queued, a thread that
-//!   adds a frame first waits for the writer to catch up, for at most a
-//!   short while ([`CHAT_WAIT`] for chat, [`STALL_TIMEOUT`] for file data).
-//!   A file is relayed at the pace of its slowest receiver, and memory
-//!   stays flat however large the file.
+//! - **Backpressure.** Above [`SOFT_LIMIT_BYTES`] in its queue, a thread
+//!   that adds a frame first waits for the writer to catch up, for at most
+//!   a short while ([`CHAT_WAIT`] for chat, [`STALL_TIMEOUT`] for file
+//!   data). A file is relayed at the pace of its slowest receiver, and
+//!   memory stays flat however large the file. Each queue counts only its
+//!   own bytes, so chat never waits because a file is queued.
 //! - **Eviction.** A client with more than [`HARD_LIMIT_BYTES`] queued, or
 //!   whose socket takes no data for [`STALL_TIMEOUT`], is disconnected. A
 //!   stuck client therefore costs the others at most a short wait, and
@@ -43,11 +44,11 @@ use std::time::{Duration, Instant};
 /// times without copying.
 pub type Frame = Arc<Vec<u8>>;
 
-/// Queued bytes above which adding a frame waits for the writer.
+/// Bytes in one queue above which adding a frame to it waits for the writer.
 pub const SOFT_LIMIT_BYTES: usize = 256 * 1024;
 
-/// Queued bytes above which the client is disconnected: it has stopped
-/// reading, or reads far slower than the room talks.
+/// Bytes in both queues above which the client is disconnected: it has
+/// stopped reading, or reads far slower than the room talks.
 pub const HARD_LIMIT_BYTES: usize = 4 * 1024 * 1024;
 
 /// How long a chat message waits for a slow client's queue to drain
@@ -92,13 +93,25 @@ pub struct Outbox {
 struct Queue {
     urgent: VecDeque<Frame>,
     bulk: VecDeque<Frame>,
-    /// Bytes queued or being written right now.
-    queued_bytes: usize,
+    /// Bytes of urgent frames queued or being written right now.
+    urgent_bytes: usize,
+    /// Bytes of bulk frames queued or being written right now.
+    bulk_bytes: usize,
     /// No more frames are accepted; the writer sends what is queued, then
     /// shuts the socket down.
     closed: bool,
     /// Why the connection was cut from this side, if it was.
     failure: Option<String>,
+}
+
+impl Queue {
+    /// Bytes in the queue for `priority`.
+    fn bytes(&self, priority: Priority) -> usize {
+        match priority {
+            Priority::Urgent => self.urgent_bytes,
+            Priority::Bulk => self.bulk_bytes,
+        }
+    }
 }
 
 impl Outbox {
@@ -126,10 +139,11 @@ impl Outbox {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `frame` for sending. If the queue is above
+    /// Queues `frame` for sending. If its queue holds more than
     /// [`SOFT_LIMIT_BYTES`], first waits up to [`CHAT_WAIT`] (urgent) or
-    /// [`STALL_TIMEOUT`] (bulk) for the writer to catch up. If it is above
-    /// [`HARD_LIMIT_BYTES`], the client is disconnected instead.
+    /// [`STALL_TIMEOUT`] (bulk) for the writer to catch up. If both queues
+    /// together would exceed [`HARD_LIMIT_BYTES`], the client is
+    /// disconnected instead.
     ///
     /// Returns `false` if the frame was not queued because the connection
     /// is closing or has failed.
@@ -140,7 +154,7 @@ impl Outbox {
         };
         let deadline = Instant::now() + max_wait;
         let mut queue = self.lock();
-        while queue.queued_bytes > SOFT_LIMIT_BYTES && !queue.closed {
+        while queue.bytes(priority) > SOFT_LIMIT_BYTES && !queue.closed {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -154,7 +168,7 @@ impl Outbox {
         if queue.closed {
             return false;
         }
-        if queue.queued_bytes + frame.len() > HARD_LIMIT_BYTES {
+        if queue.urgent_bytes + queue.bulk_bytes + frame.len() > HARD_LIMIT_BYTES {
             let reason = format!(
                 "send queue full: over {} KiB unread",
                 HARD_LIMIT_BYTES / 1024
@@ -162,10 +176,15 @@ impl Outbox {
             self.fail(&mut queue, reason);
             return false;
         }
-        queue.queued_bytes += frame.len();
         match priority {
-            Priority::Urgent => queue.urgent.push_back(frame),
-            Priority::Bulk => queue.bulk.push_back(frame),
+            Priority::Urgent => {
+                queue.urgent_bytes += frame.len();
+                queue.urgent.push_back(frame);
+            }
+            Priority::Bulk => {
+                queue.bulk_bytes += frame.len();
+                queue.bulk.push_back(frame);
+            }
         }
         drop(queue);
         self.frame_added.notify_one();
@@ -205,7 +224,7 @@ impl Outbox {
     pub fn run_writer(&self) {
         let mut batch: Vec<Frame> = Vec::new();
         loop {
-            {
+            let priority = {
                 let mut queue = self.lock();
                 while queue.urgent.is_empty() && queue.bulk.is_empty() && !queue.closed {
                     queue = self
@@ -222,15 +241,21 @@ impl Outbox {
                 batch.extend(queue.urgent.drain(..count));
                 if batch.is_empty() {
                     batch.extend(queue.bulk.pop_front());
+                    Priority::Bulk
+                } else {
+                    Priority::Urgent
                 }
-            } // the lock is released here, before the slow part
+            }; // the lock is released here, before the slow part
             let sent_bytes: usize = batch.iter().map(|frame| frame.len()).sum();
             let parts: Vec<&[u8]> = batch.iter().map(|frame| frame.as_slice()).collect();
             let result = write_all_vectored(&mut &self.stream, &parts);
             drop(parts);
             batch.clear();
             let mut queue = self.lock();
-            queue.queued_bytes -= sent_bytes.min(queue.queued_bytes);
+            match priority {
+                Priority::Urgent => queue.urgent_bytes -= sent_bytes,
+                Priority::Bulk => queue.bulk_bytes -= sent_bytes,
+            }
             self.frames_sent.notify_all();
             if let Err(error) = result {
                 let reason = match error.kind() {

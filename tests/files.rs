@@ -1,0 +1,597 @@
+//! File transfer between real clients: sizes around chunk boundaries,
+//! several receivers, chat while files move, departures half way, name
+//! collisions, hostile names, and broken frames from a raw sender.
+
+mod common;
+
+use common::{ClientProcess, RawClient, ServerProcess, list_dir, scratch_dir, test_bytes};
+use ftpchat::checksum::Cksum;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn cksum(bytes: &[u8]) -> u32 {
+    let mut sum = Cksum::new();
+    sum.update(bytes);
+    sum.finish()
+}
+
+/// A folder for one client of a test, created empty.
+fn client_dir(test_dir: &Path, nick: &str) -> PathBuf {
+    let dir = test_dir.join(nick);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Joins a client whose working folder is `dir`, with extra arguments.
+fn join_with(dir: &Path, server: &ServerProcess, nick: &str, args: &[&str]) -> ClientProcess {
+    let mut all = vec!["--nick", nick];
+    all.extend_from_slice(args);
+    let mut client = ClientProcess::start(dir, server.addr(), &all);
+    client.stdout.expect("online:");
+    client
+}
+
+/// Files of every size around the chunk size (and none at all) arrive
+/// byte for byte, under their own names, with the checksum `cksum` gives.
+#[test]
+fn files_around_chunk_boundaries_arrive_intact() {
+    let dir = scratch_dir("files_around_chunk_boundaries_arrive_intact");
+    let server = ServerProcess::start(&dir);
+    let bob_dir = client_dir(&dir, "bob");
+    let alice_dir = client_dir(&dir, "alice");
+    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+    let mut alice = join_with(&alice_dir, &server, "alice", &["--chunk-size", "1000"]);
+    let sizes = [
+        ("empty", 0),
+        ("one-byte", 1),
+        ("chunk-minus-one", 999),
+        ("one-chunk", 1000),
+        ("chunk-plus-one", 1001),
+        ("several-chunks", 3007),
+    ];
+    for (name, len) in sizes {
+        let bytes = test_bytes(len, len as u64 + 1);
+        fs::write(alice_dir.join(name), &bytes).unwrap();
+        alice.send(&format!("transfer {name}"));
+        let received = bob.stdout.expect(&format!("* received {name} "));
+        let saved = format!("from alice, saved as rec/{name} (cksum {})", cksum(&bytes));
+        assert!(received.ends_with(&saved), "{received}");
+        assert_eq!(
+            fs::read(bob_dir.join("rec").join(name)).unwrap(),
+            bytes,
+            "{name}"
+        );
+        let sent = alice.stdout.expect(&format!("* sent {name} "));
+        assert!(sent.contains(" to 1 of 1 in "), "{sent}");
+    }
+    let mut names: Vec<&str> = sizes.iter().map(|(name, _)| *name).collect();
+    names.sort();
+    assert_eq!(list_dir(&bob_dir.join("rec")), names);
+}
+
+/// A multi-megabyte random file, sent once, reaches three receivers at
+/// the same time, each copy identical.
+#[test]
+fn large_file_reaches_three_receivers() {
+    let dir = scratch_dir("large_file_reaches_three_receivers");
+    let server = ServerProcess::start(&dir);
+    let nicks = ["bob", "carol", "dave"];
+    let mut receivers: Vec<(PathBuf, ClientProcess)> = nicks
+        .iter()
+        .map(|nick| {
+            let home = client_dir(&dir, nick);
+            let client = ClientProcess::join(&home, server.addr(), nick);
+            (home, client)
+        })
+        .collect();
+    let alice_dir = client_dir(&dir, "alice");
+    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+    let bytes = test_bytes(5 * 1024 * 1024 + 7, 42);
+    fs::write(alice_dir.join("big.bin"), &bytes).unwrap();
+
+    alice.send("/transfer big.bin");
+    assert_eq!(
+        alice.stdout.expect("* sending"),
+        "* sending big.bin (5.0 MiB) to 3 recipients"
+    );
+    for (home, client) in &mut receivers {
+        client
+            .stdout
+            .expect("* received big.bin (5.0 MiB) from alice");
+        assert!(fs::read(home.join("rec/big.bin")).unwrap() == bytes);
+    }
+    let sent = alice.stdout.expect("* sent big.bin");
+    assert!(sent.contains(" to 3 of 3 in "), "{sent}");
+    assert!(
+        sent.ends_with(&format!("cksum {}", cksum(&bytes))),
+        "{sent}"
+    );
+}
+
+/// `transfer PATH NICK` reaches that user only; a quoted path may hold
+/// spaces.
+#[test]
+fn file_to_one_nick_reaches_only_them() {
+    let dir = scratch_dir("file_to_one_nick_reaches_only_them");
+    let server = ServerProcess::start(&dir);
+    let bob_dir = client_dir(&dir, "bob");
+    let carol_dir = client_dir(&dir, "carol");
+    let alice_dir = client_dir(&dir, "alice");
+    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+    let mut carol = ClientProcess::join(&carol_dir, server.addr(), "carol");
+    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+    fs::write(alice_dir.join("my notes.txt"), "for carol only").unwrap();
+
+    alice.send(r#"transfer "my notes.txt" Carol"#);
+    carol
+        .stdout
+        .expect("* received my notes.txt (14 bytes) from alice");
+    assert_eq!(
+        fs::read_to_string(carol_dir.join("rec/my notes.txt")).unwrap(),
+        "for carol only"
+    );
+    alice
+        .stdout
+        .expect("* sent my notes.txt (14 bytes) to 1 of 1");
+    alice.send("done");
+    let bob_saw = bob.stdout.until("<alice> done");
+    assert!(
+        bob_saw.iter().all(|line| !line.contains("notes")),
+        "{bob_saw:?}"
+    );
+    assert_eq!(list_dir(&bob_dir), Vec::<String>::new());
+}
+
+/// Chat is not held up behind a file: a line sent while a large file is
+/// still on its way to a receiver reaches that receiver before the file's
+/// end, and lines keep their order.
+#[test]
+fn chat_overtakes_a_file_in_flight() {
+    let dir = scratch_dir("chat_overtakes_a_file_in_flight");
+    let server = ServerProcess::start(&dir);
+    let mut bob = RawClient::join_full(server.addr(), "bob");
+    let mut carol = ClientProcess::join(&client_dir(&dir, "carol"), server.addr(), "carol");
+    let alice_dir = client_dir(&dir, "alice");
+    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+    bob.read_until("JOINED alice");
+    // Larger than every buffer between alice and bob together (socket
+    // buffers on both hops and the server's queue), so most of it must
+    // still be on its way while bob is not reading.
+    let bytes = test_bytes(96 * 1024 * 1024, 7);
+    fs::write(alice_dir.join("huge.bin"), &bytes).unwrap();
+
+    alice.send("transfer huge.bin");
+    assert_eq!(
+        bob.read_line(),
+        format!("FILE 1 {} alice huge.bin\n", bytes.len())
+    );
+    // Bob reads nothing more for now; carol talks.
+    for i in 1..=3 {
+        carol.send(&format!("while it flows {i}"));
+    }
+    alice.stdout.expect("<carol> while it flows 3");
+
+    let mut received = Vec::with_capacity(bytes.len());
+    let mut chat = Vec::new();
+    loop {
+        let line = bob.read_line();
+        if let Some(header) = line.strip_prefix("DATA 1 ") {
+            let len: usize = header.trim_end().parse().unwrap();
+            received.extend(bob.read_bytes(len));
+        } else if line.starts_with("CHAT carol ") {
+            chat.push((line, received.len()));
+        } else {
+            assert_eq!(line, format!("DONE 1 {}\n", cksum(&bytes)));
+            break;
+        }
+    }
+    assert!(received == bytes, "the file arrived intact");
+    let lines: Vec<&str> = chat.iter().map(|(line, _)| line.as_str()).collect();
+    assert_eq!(
+        lines,
+        [
+            "CHAT carol while it flows 1\n",
+            "CHAT carol while it flows 2\n",
+            "CHAT carol while it flows 3\n"
+        ]
+    );
+    let (_, position) = &chat[2];
+    assert!(
+        *position < bytes.len(),
+        "the chat arrived before the end of the file"
+    );
+    bob.send(b"RECEIVED 1 ok\n");
+    alice.stdout.expect("* sent huge.bin (96.0 MiB) to 2 of 2");
+}
+
+/// Two files at once, from two senders and two from the same sender, all
+/// arrive intact.
+#[test]
+fn simultaneous_transfers_all_arrive() {
+    let dir = scratch_dir("simultaneous_transfers_all_arrive");
+    let server = ServerProcess::start(&dir);
+    let bob_dir = client_dir(&dir, "bob");
+    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+    let alice_dir = client_dir(&dir, "alice");
+    let carol_dir = client_dir(&dir, "carol");
+    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+    let mut carol = ClientProcess::join(&carol_dir, server.addr(), "carol");
+    let files = [
+        (&alice_dir, "a1.bin", test_bytes(3_000_001, 1)),
+        (&alice_dir, "a2.bin", test_bytes(2_500_003, 2)),
+        (&carol_dir, "c1.bin", test_bytes(3_100_007, 3)),
+    ];
+    for (home, name, bytes) in &files {
+        fs::write(home.join(name), bytes).unwrap();
+    }
+    alice.send("transfer a1.bin bob");
+    alice.send("transfer a2.bin bob");
+    carol.send("transfer c1.bin bob");
+    for _ in 0..3 {
+        bob.stdout.expect("* received ");
+    }
+    for (_, name, bytes) in &files {
+        assert!(
+            fs::read(bob_dir.join("rec").join(name)).unwrap() == *bytes,
+            "{name}"
+        );
+    }
+    assert_eq!(
+        list_dir(&bob_dir.join("rec")),
+        ["a1.bin", "a2.bin", "c1.bin"]
+    );
+}
+
+/// A receiver that leaves half way does not stop the file reaching the
+/// others; the sender is told who did not get it.
+#[test]
+fn receiver_leaving_mid_file_does_not_disturb_the_others() {
+    let dir = scratch_dir("receiver_leaving_mid_file_does_not_disturb_the_others");
+    let server = ServerProcess::start(&dir);
+    let mut bob = RawClient::join_full(server.addr(), "bob");
+    let carol_dir = client_dir(&dir, "carol");
+    let mut carol = ClientProcess::join(&carol_dir, server.addr(), "carol");
+    let alice_dir = client_dir(&dir, "alice");
+    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+    let bytes = test_bytes(96 * 1024 * 1024, 9);
+    fs::write(alice_dir.join("big.bin"), &bytes).unwrap();
+
+    alice.send("transfer big.bin");
+    bob.read_until("FILE 1 ");
+    let header = bob.read_line();
+    assert!(header.starts_with("DATA 1 "), "{header}");
+    drop(bob); // leaves in the middle of the file
+
+    carol
+        .stdout
+        .expect("* received big.bin (96.0 MiB) from alice");
+    assert!(fs::read(carol_dir.join("rec/big.bin")).unwrap() == bytes);
+    assert_eq!(list_dir(&carol_dir.join("rec")), ["big.bin"]);
+    let sent = alice.stdout.expect("* sent big.bin");
+    assert!(sent.contains(" to 1 of 2 in "), "{sent}");
+    let failure = alice.stderr.expect("did not reach");
+    assert!(
+        failure.starts_with("! big.bin did not reach bob: left ("),
+        "{failure}"
+    );
+}
+
+/// A sender that leaves half way leaves no file behind, under any name.
+#[test]
+fn sender_leaving_mid_file_leaves_nothing_behind() {
+    let dir = scratch_dir("sender_leaving_mid_file_leaves_nothing_behind");
+    let server = ServerProcess::start(&dir);
+    let bob_dir = client_dir(&dir, "bob");
+    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+    let mut mallory = RawClient::join_full(server.addr(), "mallory");
+    mallory.send(b"SEND 1 1000000 * half.bin\n");
+    assert_eq!(mallory.read_line(), "ACCEPTED 1 1\n");
+    let mut chunk = b"DATA 1 1000\n".to_vec();
+    chunk.extend(test_bytes(1000, 5));
+    mallory.send(&chunk);
+    bob.stdout
+        .expect("* receiving half.bin (976.6 KiB) from mallory");
+    drop(mallory);
+    assert_eq!(
+        bob.stdout.expect("half.bin"),
+        "! receiving half.bin from mallory stopped: the sender left; nothing was saved"
+    );
+    assert_eq!(list_dir(&bob_dir.join("rec")), Vec::<String>::new());
+}
+
+/// An existing file is never overwritten, and two files of the same name
+/// arriving at once both keep their own copy.
+#[test]
+fn existing_files_are_never_overwritten() {
+    let dir = scratch_dir("existing_files_are_never_overwritten");
+    let server = ServerProcess::start(&dir);
+    let bob_dir = client_dir(&dir, "bob");
+    fs::create_dir_all(bob_dir.join("rec")).unwrap();
+    fs::write(bob_dir.join("rec/report.txt"), "original").unwrap();
+    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+    let alice_dir = client_dir(&dir, "alice");
+    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+
+    fs::write(alice_dir.join("report.txt"), "first").unwrap();
+    alice.send("transfer report.txt");
+    let line = bob.stdout.expect("* received report.txt");
+    assert!(line.contains("saved as rec/report-1.txt"), "{line}");
+    fs::write(alice_dir.join("report.txt"), "second").unwrap();
+    alice.send("transfer report.txt");
+    let line = bob.stdout.expect("* received report.txt");
+    assert!(line.contains("saved as rec/report-2.txt"), "{line}");
+
+    // Two of the same name at once.
+    fs::write(alice_dir.join("same.bin"), test_bytes(2_000_000, 11)).unwrap();
+    alice.send("transfer same.bin");
+    alice.send("transfer same.bin");
+    bob.stdout.expect("* received same.bin");
+    bob.stdout.expect("* received same.bin");
+
+    let rec = bob_dir.join("rec");
+    assert_eq!(
+        fs::read_to_string(rec.join("report.txt")).unwrap(),
+        "original"
+    );
+    assert_eq!(
+        fs::read_to_string(rec.join("report-1.txt")).unwrap(),
+        "first"
+    );
+    assert_eq!(
+        fs::read_to_string(rec.join("report-2.txt")).unwrap(),
+        "second"
+    );
+    assert_eq!(
+        fs::read(rec.join("same.bin")).unwrap(),
+        fs::read(rec.join("same-1.bin")).unwrap()
+    );
+    assert_eq!(
+        list_dir(&rec),
+        [
+            "report-1.txt",
+            "report-2.txt",
+            "report.txt",
+            "same-1.bin",
+            "same.bin"
+        ]
+    );
+}
+
+/// Names chosen by a hostile sender are saved inside `rec/` under safe
+/// names, or refused; nothing is written anywhere else.
+#[test]
+fn hostile_file_names_are_made_safe() {
+    let dir = scratch_dir("hostile_file_names_are_made_safe");
+    let server = ServerProcess::start(&dir);
+    let bob_dir = client_dir(&dir, "bob");
+    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+    let mut mallory = RawClient::join_full(server.addr(), "mallory");
+    let names: [&[u8]; 8] = [
+        b"../x",
+        b"/etc/x",
+        b"a/b",
+        b"..",
+        b"\x1b[2J\x1b[Hevil",
+        b"cr\rname",
+        b"nul\x00byte",
+        b"..\\..\\windows",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let id = i + 1;
+        let mut frames = format!("SEND {id} 3 bob ").into_bytes();
+        frames.extend_from_slice(name);
+        frames.extend_from_slice(
+            format!("\nDATA {id} 3\nabcDONE {id} {}\n", cksum(b"abc")).as_bytes(),
+        );
+        mallory.send(&frames);
+        assert_eq!(mallory.read_line(), format!("ACCEPTED {id} 1\n"));
+        assert_eq!(mallory.read_line(), format!("DELIVERED {id} bob ok\n"));
+    }
+    let saved: Vec<String> = (0..names.len())
+        .map(|_| bob.stdout.expect("* received "))
+        .collect();
+    assert!(
+        saved
+            .iter()
+            .all(|line| !line.contains('\x1b') && !line.contains('\r')),
+        "{saved:?}"
+    );
+    assert_eq!(
+        list_dir(&bob_dir.join("rec")),
+        [
+            "_[2J_[Hevil",
+            "b",
+            "cr_name",
+            "nul_byte",
+            "unnamed",
+            "windows",
+            "x",
+            "x-1"
+        ]
+    );
+    assert_eq!(list_dir(&bob_dir), ["rec"]);
+    assert_eq!(list_dir(&dir), ["bob"]);
+
+    // A name longer than file systems allow is refused by the server.
+    let long = format!("SEND 20 3 bob {}\n", "n".repeat(300));
+    mallory.send(long.as_bytes());
+    assert_eq!(
+        mallory.read_line(),
+        "ERROR bad-message file name is 300 bytes; the limit is 255\n"
+    );
+    // A 10,000-byte name does not even fit in a line.
+    let huge = format!("SEND 21 3 bob {}\n", "n".repeat(10_000));
+    mallory.send(huge.as_bytes());
+    assert_eq!(
+        mallory.read_line(),
+        "ERROR line-too-long line longer than 4096 bytes; closing\n"
+    );
+    assert_eq!(mallory.expect_close(), "");
+}
+
+/// Mistakes with `transfer` are one-line errors, and chat goes on.
+#[test]
+fn transfer_mistakes_are_one_line_errors() {
+    let dir = scratch_dir("transfer_mistakes_are_one_line_errors");
+    let server = ServerProcess::start(&dir);
+    let alice_dir = client_dir(&dir, "alice");
+    fs::create_dir_all(alice_dir.join("somedir")).unwrap();
+    fs::write(alice_dir.join("note.txt"), "hi").unwrap();
+    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+    alice.send("transfer note.txt");
+    assert_eq!(
+        alice.stderr.next().unwrap(),
+        "! cannot send note.txt: nobody else who can receive files is online"
+    );
+    let mut bob = ClientProcess::join(&client_dir(&dir, "bob"), server.addr(), "bob");
+    let _carol = RawClient::join_plain(server.addr(), "carol");
+    alice.stdout.expect("carol joined");
+    let cases = [
+        (
+            "transfer nope.txt",
+            "! cannot read nope.txt: No such file or directory (os error 2)",
+        ),
+        ("transfer somedir", "! cannot send somedir: it is a folder"),
+        (
+            "transfer note.txt zed",
+            "! cannot send note.txt: no user named zed",
+        ),
+        (
+            "transfer note.txt alice",
+            "! cannot send note.txt: you cannot send a file to yourself",
+        ),
+        (
+            "transfer note.txt carol",
+            "! cannot send note.txt: carol uses a plain client, which cannot receive files",
+        ),
+        (
+            "transfer \"note.txt",
+            "! usage: transfer PATH [NICK] (quote a path with spaces: \"my file.txt\")",
+        ),
+    ];
+    for (typed, error) in cases {
+        alice.send(typed);
+        assert_eq!(alice.stderr.next().unwrap(), error, "{typed}");
+    }
+    alice.send("still chatting");
+    assert_eq!(bob.stdout.expect("<alice>"), "<alice> still chatting");
+}
+
+/// A file whose checksum does not match is discarded, and the sender
+/// learns why.
+#[test]
+fn corrupted_file_is_discarded() {
+    let dir = scratch_dir("corrupted_file_is_discarded");
+    let server = ServerProcess::start(&dir);
+    let bob_dir = client_dir(&dir, "bob");
+    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+    let mut mallory = RawClient::join_full(server.addr(), "mallory");
+    mallory.send(b"SEND 1 5 bob bad.txt\nDATA 1 5\nhelloDONE 1 12345\n");
+    assert_eq!(mallory.read_line(), "ACCEPTED 1 1\n");
+    let expected = format!(
+        "checksum mismatch (sender 12345, received {})",
+        cksum(b"hello")
+    );
+    assert_eq!(
+        mallory.read_line(),
+        format!("DELIVERED 1 bob failed {expected}\n")
+    );
+    assert_eq!(
+        bob.stdout.expect("bad.txt from"),
+        format!("! receiving bad.txt from mallory failed: {expected}; nothing was saved")
+    );
+    assert_eq!(list_dir(&bob_dir.join("rec")), Vec::<String>::new());
+}
+
+/// The server holds a sender to the size it announced, answers frames for
+/// transfers that do not exist, and closes a connection whose chunk
+/// header cannot be trusted.
+#[test]
+fn malformed_file_frames_get_defined_answers() {
+    let dir = scratch_dir("malformed_file_frames_get_defined_answers");
+    let server = ServerProcess::start_with(&dir, &["--port", "0", "--max-file-size", "1000"]);
+    let bob_dir = client_dir(&dir, "bob");
+    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+    let mut mallory = RawClient::join_full(server.addr(), "mallory");
+
+    mallory.send(b"SEND 1 3 bob long.txt\nDATA 1 5\nabcde");
+    assert_eq!(mallory.read_line(), "ACCEPTED 1 1\n");
+    assert_eq!(
+        mallory.read_line(),
+        "REFUSED 1 wrong-size more data than the 3 bytes announced\n"
+    );
+    assert_eq!(
+        bob.stdout.expect("long.txt from"),
+        "! receiving long.txt from mallory stopped: the sender sent more data than the 3 bytes announced; nothing was saved"
+    );
+
+    mallory.send(b"SEND 2 10 bob short.txt\nDATA 2 3\nabcDONE 2 1\n");
+    assert_eq!(mallory.read_line(), "ACCEPTED 2 1\n");
+    assert_eq!(
+        mallory.read_line(),
+        "REFUSED 2 wrong-size the file ended after 3 of the 10 bytes announced\n"
+    );
+    bob.stdout.expect("short.txt from mallory stopped");
+
+    mallory.send(b"SEND 3 1001 bob big.txt\n");
+    assert_eq!(
+        mallory.read_line(),
+        "REFUSED 3 file-too-large the file is 1001 bytes; this server takes at most 1000\n"
+    );
+    mallory.send(b"SEND 4 1 * a\nSEND 4 1 * b\n");
+    assert_eq!(mallory.read_line(), "ACCEPTED 4 1\n");
+    assert_eq!(
+        mallory.read_line(),
+        "REFUSED 4 transfer-exists transfer 4 is already under way\n"
+    );
+    mallory.send(b"DATA 77 4\nabcdDONE 77 0\nCANCEL 77 why\nRECEIVED 5 ok\n");
+    for _ in 0..3 {
+        assert_eq!(
+            mallory.read_line(),
+            "ERROR no-such-transfer no transfer 77 is under way\n"
+        );
+    }
+    assert_eq!(
+        mallory.read_line(),
+        "ERROR no-such-transfer you are not receiving transfer 5\n"
+    );
+    mallory.send(b"WHO\n");
+    assert_eq!(mallory.read_line(), "USERS 2 bob mallory\n");
+
+    mallory.send(b"DATA 4 99999999\n");
+    assert_eq!(
+        mallory.read_line(),
+        "ERROR bad-chunk chunk of 99999999 bytes; the limit is 1048576; closing\n"
+    );
+    assert_eq!(mallory.expect_close(), "");
+    bob.stdout.expect("a from mallory stopped: the sender left");
+    assert_eq!(list_dir(&bob_dir.join("rec")), Vec::<String>::new());
+}
+
+/// Plain clients are never sent file data: they see one line saying a file
+/// was shared, and their chat goes on.
+#[test]
+fn plain_clients_get_a_notice_instead_of_file_data() {
+    let dir = scratch_dir("plain_clients_get_a_notice_instead_of_file_data");
+    let server = ServerProcess::start(&dir);
+    let mut carol = RawClient::join_plain(server.addr(), "carol");
+    let mut bob = ClientProcess::join(&client_dir(&dir, "bob"), server.addr(), "bob");
+    let alice_dir = client_dir(&dir, "alice");
+    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+    carol.read_until("alice joined");
+    fs::write(alice_dir.join("f.txt"), "12345").unwrap();
+    alice.send("transfer f.txt");
+    assert_eq!(
+        carol.read_line(),
+        "* alice is sharing f.txt (5 bytes); receiving files needs the full client, ftpclient\r\n"
+    );
+    bob.stdout.expect("* received f.txt");
+    alice.stdout.expect("* sent f.txt");
+    alice.send("after the file");
+    assert_eq!(carol.read_line(), "<alice> after the file\r\n");
+    carol.send(b"transfer f.txt\n");
+    assert_eq!(
+        carol.read_line(),
+        "! sending files needs the full client, ftpclient\r\n"
+    );
+}
