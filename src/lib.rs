@@ -8,7 +8,9 @@
 //!
 //! | module | what it holds | the networking idea |
 //! |---|---|---|
-//! | [`protocol`] | message types, encode/decode, limits, ports | framing a byte stream into lines; bounding input |
+//! | [`protocol`] | message types, encode/decode, limits, ports | framing a byte stream into lines and chunks; bounding input |
+//! | [`checksum`] | the `cksum` CRC | end-to-end integrity |
+//! | [`files`] | safe names, temporary files, publishing | never trust a name; all-or-nothing saving |
 //! | [`input`] | what a typed line means (`/msg`, `/who`, ...) | one parser for both kinds of client |
 //! | [`display`] | the text a person sees for each message | never print a peer's bytes raw |
 //! | [`cli`] | command-line options | (plain Rust) |
@@ -17,6 +19,10 @@
 //! ## Vocabulary
 //!
 //! - **line**: one control message, UTF-8 text ending in `\n`.
+//! - **chunk**: a piece of a file, sent as raw bytes right after a `DATA`
+//!   line that gives its length.
+//! - **frame**: one unit on the wire: a line, or a `DATA` line with its
+//!   chunk.
 //! - **peer**: the program at the other end of a TCP connection.
 //! - **EOF**: end of file; on a socket, the peer closed its side cleanly.
 //!   A read that returns 0 bytes means EOF.
@@ -38,6 +44,23 @@
 //!    [`protocol::ServerMessage::decode`], and prints
 //!    [`display::describe`]'s text: `<alice> hello`. A plain client gets
 //!    that same text from the server instead of the protocol line.
+//!
+//! ## The journey of one file
+//!
+//! 1. Alice types `transfer report.pdf`. The client starts a thread that
+//!    sends [`protocol::ClientMessage::Send`] and waits for the server's
+//!    [`protocol::ServerMessage::Accepted`].
+//! 2. The thread reads the file one chunk at a time, feeds each chunk to a
+//!    [`checksum::Cksum`], and writes it as a `DATA` frame (a
+//!    [`protocol::ClientMessage::Data`] header, then the bytes) with
+//!    [`protocol::write_all_vectored`]. Last comes `DONE` with the checksum.
+//! 3. The server reads each chunk once and queues the same bytes, behind a
+//!    [`protocol::ServerMessage::Data`] header, for every recipient. Full
+//!    queues make it wait, which slows the sender: backpressure.
+//! 4. Bob's client writes the chunks to a file from
+//!    [`files::create_temp_file`], checks the checksum at `DONE`, and names
+//!    the file with [`files::publish`] under [`files::safe_file_name`]. It
+//!    answers `RECEIVED`, which the server passes to Alice as `DELIVERED`.
 //!
 //! `PROTOCOL.md` in the repository is the full specification of the wire
 //! format.

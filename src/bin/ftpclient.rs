@@ -53,7 +53,7 @@ options:
   --port N            the server's port
   --host ADDR         the server's address or host name (default 127.0.0.1)
   --dir DIR           where received files are saved (default rec)
-  --chunk-size BYTES  size of the chunks files are sent in (default 262144,
+  --chunk-size BYTES  size of the chunks files are sent in (default 65536,
                       at most 1048576)
   -h, --help          show this help
   -V, --version       show the version";

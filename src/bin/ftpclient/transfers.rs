@@ -455,7 +455,11 @@ impl Downloads {
             Some(format!(
                 "checksum mismatch (sender {checksum}, received {ours})"
             ))
-        } else if let Err(error) = download.file.sync_all() {
+        } else if let Err(error) = download.file.sync_data() {
+            // Wait until the data is on the disk before giving the file its
+            // name: otherwise a power cut could leave the name pointing at
+            // missing data. (This costs about a third of the time of a
+            // transfer on loopback, and is worth it.)
             Some(format!("cannot write {}: {error}", download.temp.display()))
         } else {
             match publish(&download.temp, &self.dir, &download.name) {
