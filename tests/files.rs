@@ -595,3 +595,35 @@ fn plain_clients_get_a_notice_instead_of_file_data() {
         "! sending files needs the full client, ftpclient\r\n"
     );
 }
+
+/// A receiving folder that cannot be created is a clear error on the
+/// receiver's side; it stays connected, and the sender learns why.
+#[test]
+fn unusable_receiving_folder_is_reported_and_the_client_stays() {
+    let dir = scratch_dir("unusable_receiving_folder_is_reported_and_the_client_stays");
+    let server = ServerProcess::start(&dir);
+    let bob_dir = client_dir(&dir, "bob");
+    fs::write(bob_dir.join("not-a-folder"), "").unwrap();
+    let mut bob = join_with(&bob_dir, &server, "bob", &["--dir", "not-a-folder/rec"]);
+    let alice_dir = client_dir(&dir, "alice");
+    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+    fs::write(alice_dir.join("f.txt"), "data").unwrap();
+
+    alice.send("transfer f.txt");
+    let error = bob.stdout.expect("f.txt");
+    assert!(
+        error.starts_with(
+            "! cannot receive f.txt from alice: cannot create folder not-a-folder/rec: "
+        ),
+        "{error}"
+    );
+    assert_eq!(alice.stderr.next().unwrap(), "! f.txt reached nobody");
+    let failure = alice.stderr.next().unwrap();
+    assert!(
+        failure.starts_with("! f.txt did not reach bob: cannot create folder"),
+        "{failure}"
+    );
+    alice.send("still here?");
+    assert_eq!(bob.stdout.expect("<alice>"), "<alice> still here?");
+    assert_eq!(list_dir(&bob_dir), ["not-a-folder"]);
+}

@@ -169,9 +169,16 @@ impl Screen {
     /// current row. Each is cut to fit: the status to half the row, the
     /// input to its tail.
     fn redraw(&self, editor: &mut Editor) {
-        let mut status: String = editor.status.values().map(|s| format!("[{s}] ")).collect();
-        if let Some((cut, _)) = status.char_indices().nth(editor.columns / 2) {
-            status.truncate(cut);
+        let mut status = String::new();
+        if !editor.status.is_empty() {
+            let all: Vec<&str> = editor.status.values().map(String::as_str).collect();
+            let mut inside = all.join(" | ");
+            let room = editor.columns / 2 - 3; // leaves room for "[", "] " and the input
+            if let Some((cut, _)) = inside.char_indices().nth(room) {
+                inside.truncate(cut);
+                inside.push('…');
+            }
+            status = format!("[{inside}] ");
         }
         let used = status.chars().count() + editor.prompt.chars().count() + 1;
         let room = editor.columns.saturating_sub(used);

@@ -30,7 +30,7 @@ use std::fs::{self, File};
 use std::io::{self, BufRead, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -160,11 +160,12 @@ impl Upload {
         client
             .send(&offer)
             .map_err(|e| connection_lost(&name, &e))?;
+        let mut reports = Reports::default();
         let recipients = loop {
             match replies.recv_timeout(ACCEPT_TIMEOUT) {
                 Ok(Reply::Accepted(count)) => break count,
                 Ok(Reply::Refused(text)) => return Err(format!("cannot send {name}: {text}")),
-                Ok(Reply::Delivered { .. }) => {}
+                Ok(Reply::Delivered { nick, outcome }) => reports.add(nick, outcome),
                 Err(_) => return Err(format!("cannot send {name}: the server did not answer")),
             }
         };
@@ -173,42 +174,48 @@ impl Upload {
             None if recipients == 1 => "1 recipient".to_string(),
             None => format!("{recipients} recipients"),
         };
-        client.screen.print(&format!(
-            "* sending {name} ({}) to {target}",
-            format_size(self.size)
-        ));
+        let size = format_size(self.size);
+        client
+            .screen
+            .print(&format!("* sending {name} ({size}) to {target}"));
 
         let started = Instant::now();
-        let mut reports = Reports::default();
-        let checksum = self.send_data(client, replies, recipients, &mut reports)?;
-        client
-            .send(&ClientMessage::Done {
+        let finished = self.send_data(client, replies, recipients, &mut reports)?;
+        if let Some(checksum) = finished {
+            let done = ClientMessage::Done {
                 id: self.id,
                 checksum,
-            })
-            .map_err(|e| connection_lost(&name, &e))?;
-
-        // Wait until every recipient has said how it went.
-        let deadline = Instant::now() + REPORT_TIMEOUT;
-        while reports.count() < recipients {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match replies.recv_timeout(left) {
-                Ok(Reply::Delivered { nick, outcome }) => reports.add(nick, outcome),
-                Ok(Reply::Refused(text)) => return Err(format!("sending {name} failed: {text}")),
-                Ok(Reply::Accepted(_)) => {}
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => {
-                    return Err(format!("sending {name} stopped"));
+            };
+            client.send(&done).map_err(|e| connection_lost(&name, &e))?;
+            // Wait until every recipient has said how it went.
+            let deadline = Instant::now() + REPORT_TIMEOUT;
+            while reports.count() < recipients {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match replies.recv_timeout(left) {
+                    Ok(Reply::Delivered { nick, outcome }) => reports.add(nick, outcome),
+                    Ok(Reply::Refused(text)) => {
+                        return Err(format!("sending {name} failed: {text}"));
+                    }
+                    Ok(Reply::Accepted(_)) => {}
+                    Err(_) => break,
                 }
             }
         }
-        let secs = started.elapsed().as_secs_f64().max(0.001);
-        client.screen.print(&format!(
-            "* sent {name} ({}) to {} of {recipients} in {secs:.1} s ({}/s), cksum {checksum}",
-            format_size(self.size),
-            reports.saved.len(),
-            format_size((self.size as f64 / secs) as u64),
-        ));
+        match finished {
+            // Everyone failed, whether before the last chunk or after.
+            _ if reports.saved.is_empty() && reports.failed.len() == recipients => {
+                client.screen.complain(&format!("! {name} reached nobody"));
+            }
+            Some(checksum) => {
+                let secs = started.elapsed().as_secs_f64().max(0.001);
+                let rate = format_size((self.size as f64 / secs) as u64);
+                let saved = reports.saved.len();
+                client.screen.print(&format!(
+                    "* sent {name} ({size}) to {saved} of {recipients} in {secs:.1} s ({rate}/s), cksum {checksum}"
+                ));
+            }
+            None => {}
+        }
         for (nick, reason) in &reports.failed {
             client.screen.complain(&format!(
                 "! {name} did not reach {}: {}",
@@ -235,10 +242,10 @@ impl Upload {
         replies: &Receiver<Reply>,
         recipients: usize,
         reports: &mut Reports,
-    ) -> Result<u32, String> {
+    ) -> Result<Option<u32>, String> {
         let name = make_visible(&self.name).into_owned();
-        let mut progress =
-            Progress::new(format!("send {}", self.id), format!("{name} >"), self.size);
+        let label = format!("{} >", short_name(&name));
+        let mut progress = Progress::new(format!("send {}", self.id), label, self.size);
         let mut checksum = Cksum::new();
         let mut chunk = vec![0u8; client.chunk_len];
         let mut sent = 0u64;
@@ -259,10 +266,17 @@ impl Upload {
                 return Err(format!("sending {name} stopped: {text}"));
             }
             if reports.count() == recipients {
-                break Err("nobody is receiving it any more".to_string());
+                // Every recipient has already failed: stop wasting the
+                // network. The caller reports it as if the file had ended.
+                let reason = "nobody is receiving it any more";
+                let _ = client.send(&ClientMessage::Cancel {
+                    id: self.id,
+                    reason,
+                });
+                break Ok(None);
             }
             if sent == self.size {
-                break Ok(checksum.finish());
+                break Ok(Some(checksum.finish()));
             }
             let want = chunk.len().min((self.size - sent) as usize);
             let len = match read_full(&mut self.file, &mut chunk[..want]) {
@@ -283,15 +297,7 @@ impl Upload {
                 id: self.id,
                 reason: &why,
             });
-            let mut text = format!("sending {name} stopped: {why}");
-            for (nick, reason) in &reports.failed {
-                text += &format!(
-                    "\n! {name} did not reach {}: {}",
-                    make_visible(nick),
-                    make_visible(reason)
-                );
-            }
-            text
+            format!("sending {name} stopped: {why}")
         })
     }
 }
@@ -378,7 +384,8 @@ impl Downloads {
                     "* receiving {name} ({}) from {from}",
                     format_size(size)
                 ));
-                let progress = Progress::new(format!("recv {id}"), format!("{name} <"), size);
+                let label = format!("{} <", short_name(&name));
+                let progress = Progress::new(format!("recv {id}"), label, size);
                 let download = Download {
                     from,
                     name,
@@ -520,6 +527,15 @@ impl Downloads {
     }
 }
 
+/// A file name cut to at most 16 characters, for a progress line.
+fn short_name(name: &str) -> String {
+    if name.chars().count() <= 16 {
+        return name.to_string();
+    }
+    let head: String = name.chars().take(15).collect();
+    format!("{head}…")
+}
+
 /// A live progress line for one transfer (only on a terminal).
 struct Progress {
     key: String,
@@ -560,9 +576,8 @@ impl Progress {
             0.0
         };
         let text = format!(
-            "{} {percent}% {}/{} {}/s {:.0}s left",
+            "{} {percent}% of {}, {}/s, {:.0} s left",
             self.label,
-            format_size(done),
             format_size(self.total),
             format_size(rate as u64),
             left.ceil()

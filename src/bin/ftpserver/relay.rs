@@ -66,6 +66,12 @@ impl Session<'_> {
             started.recipients.len(),
             started.id
         ));
+        // Answer the sender first: a recipient may fail at once, and its
+        // report (`DELIVERED`) must not reach the sender before `ACCEPTED`.
+        self.reply(&ServerMessage::Accepted {
+            id,
+            recipients: started.recipients.len(),
+        });
         let file = ServerMessage::File {
             id: started.id,
             size,
@@ -92,10 +98,6 @@ impl Session<'_> {
             relayed: 0,
         };
         self.sending.insert(id, sending);
-        self.reply(&ServerMessage::Accepted {
-            id,
-            recipients: started.recipients.len(),
-        });
     }
 
     /// `DATA`: reads one chunk of `len` bytes from `reader` and queues it
