@@ -74,4 +74,5 @@ pub mod clock;
 pub mod display;
 pub mod files;
 pub mod input;
+pub mod keepalive;
 pub mod protocol;

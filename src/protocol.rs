@@ -118,11 +118,13 @@ pub enum ErrorCode {
     NoRecipients,
     /// A file's data does not add up to the size its `SEND` announced.
     WrongSize,
+    /// No answer to a `PING`; the connection is closed.
+    PingTimeout,
 }
 
 impl ErrorCode {
     /// Every code, for lookups and tests.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::BadNick,
         ErrorCode::NickTaken,
         ErrorCode::ServerFull,
@@ -140,6 +142,7 @@ impl ErrorCode {
         ErrorCode::FileTooLarge,
         ErrorCode::NoRecipients,
         ErrorCode::WrongSize,
+        ErrorCode::PingTimeout,
     ];
 
     /// The code as it appears on the wire, e.g. `nick-taken`.
@@ -162,6 +165,7 @@ impl ErrorCode {
             ErrorCode::FileTooLarge => "file-too-large",
             ErrorCode::NoRecipients => "no-recipients",
             ErrorCode::WrongSize => "wrong-size",
+            ErrorCode::PingTimeout => "ping-timeout",
         }
     }
 
@@ -224,10 +228,14 @@ impl From<ProtocolError> for io::Error {
 /// Reads one line from `reader` into `buf` and returns it without its
 /// line ending.
 ///
-/// `buf` is cleared first; passing the same buffer for every line of a
-/// connection avoids an allocation per message. The reader must be the one
-/// buffered reader that lives as long as the connection: a `BufReader`
-/// created per call would throw away bytes it had read ahead.
+/// Pass the same buffer for every line of a connection: it saves an
+/// allocation per message, and it keeps a half-read line safe. If a read
+/// times out in the middle of a line (the socket has a read timeout), the
+/// bytes read so far stay in `buf`, and the next call carries on from
+/// there. A complete line left in `buf` by the previous call is dropped
+/// first. The reader must be the one buffered reader that lives as long as
+/// the connection: a `BufReader` created per call would throw away bytes it
+/// had read ahead.
 ///
 /// Returns `Ok(None)` when the peer closed the connection cleanly *between*
 /// lines: that is how a TCP peer says goodbye (end of file).
@@ -242,7 +250,7 @@ impl From<ProtocolError> for io::Error {
 /// - [`io::ErrorKind::InvalidData`] with [`ErrorCode::BadUtf8`] if the line
 ///   is not UTF-8 (the whole line was consumed, so the next read starts at
 ///   the next line);
-/// - any error of the underlying reader.
+/// - any error of the underlying reader, such as a timeout.
 ///
 /// # Examples
 ///
@@ -262,18 +270,20 @@ pub fn read_line<'b>(
     reader: &mut impl BufRead,
     buf: &'b mut Vec<u8>,
 ) -> io::Result<Option<&'b str>> {
-    buf.clear();
+    if buf.last() == Some(&b'\n') {
+        buf.clear(); // the previous call's line, already handled
+    }
+    let continuing = !buf.is_empty();
+    let room = MAX_LINE_LEN - buf.len();
     // `take` bounds how much `read_until` may buffer: the limit is checked
-    // while reading, not after the damage is done.
-    let len_bytes = reader
-        .by_ref()
-        .take(MAX_LINE_LEN as u64)
-        .read_until(b'\n', buf)?;
-    if len_bytes == 0 {
+    // while reading, not after the damage is done. On an error (a timeout)
+    // the bytes read so far stay in `buf` for the next call.
+    let len_bytes = reader.by_ref().take(room as u64).read_until(b'\n', buf)?;
+    if len_bytes == 0 && !continuing {
         return Ok(None);
     }
     if buf.last() != Some(&b'\n') {
-        if len_bytes < MAX_LINE_LEN {
+        if len_bytes < room {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "connection closed in the middle of a line",
@@ -285,11 +295,11 @@ pub fn read_line<'b>(
         )
         .into());
     }
-    buf.pop();
-    if buf.last() == Some(&b'\r') {
-        buf.pop();
+    let mut end = buf.len() - 1;
+    if end > 0 && buf[end - 1] == b'\r' {
+        end -= 1;
     }
-    match std::str::from_utf8(buf) {
+    match std::str::from_utf8(&buf[..end]) {
         Ok(line) => Ok(Some(line)),
         Err(_) => Err(ProtocolError::new(ErrorCode::BadUtf8, "line is not valid UTF-8").into()),
     }
@@ -1195,6 +1205,60 @@ mod tests {
         let mut buf = Vec::new();
         let error = read_line(&mut reader, &mut buf).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    /// A reader that gives out its pieces one per `read`, and a timeout
+    /// error between pieces, as a socket with a read timeout does when the
+    /// peer pauses.
+    struct Pausing(Vec<&'static [u8]>);
+
+    impl Read for Pausing {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.first_mut() {
+                None => Ok(0),
+                Some(piece) if piece.is_empty() => {
+                    self.0.remove(0);
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
+                Some(piece) => {
+                    let n = piece.len().min(buf.len());
+                    buf[..n].copy_from_slice(&piece[..n]);
+                    *piece = &piece[n..];
+                    if piece.is_empty() {
+                        self.0.remove(0); // used up; an empty piece is a pause
+                    }
+                    Ok(n)
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_timeout_in_mid_line_loses_nothing() {
+        let mut reader = BufReader::new(Pausing(vec![b"CHAT hel", b"", b"lo\nWHO", b"", b"\n"]));
+        let mut buf = Vec::new();
+        let error = read_line(&mut reader, &mut buf).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(
+            read_line(&mut reader, &mut buf).unwrap(),
+            Some("CHAT hello")
+        );
+        assert!(read_line(&mut reader, &mut buf).is_err());
+        assert_eq!(read_line(&mut reader, &mut buf).unwrap(), Some("WHO"));
+        assert_eq!(read_line(&mut reader, &mut buf).unwrap(), None);
+    }
+
+    #[test]
+    fn a_continued_line_is_still_bounded() {
+        let mut first = vec![b'x'; MAX_LINE_LEN - 10];
+        first.push(b'y');
+        let first: &'static [u8] = Box::leak(first.into_boxed_slice());
+        let mut reader = BufReader::new(Pausing(vec![first, b"", &[b'z'; 100]]));
+        let mut buf = Vec::new();
+        assert!(read_line(&mut reader, &mut buf).is_err());
+        let error = read_line(&mut reader, &mut buf).unwrap_err();
+        assert_eq!(code_of(&error), Some(ErrorCode::LineTooLong));
+        assert_eq!(buf.len(), MAX_LINE_LEN);
     }
 
     #[test]

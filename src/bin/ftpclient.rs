@@ -37,6 +37,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use ftpchat::keepalive::{DEFAULT_KEEPALIVE, Keepalive, Silence, is_timeout, parse_seconds};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 use terminal::{Screen, Typed, restore_terminal};
@@ -44,6 +45,7 @@ use transfers::{Downloads, Outgoing, Reply};
 
 const USAGE: &str = "\
 usage: ftpclient [--nick NAME] [--port N] [--host ADDR] [--dir DIR] [--chunk-size BYTES]
+                 [--keepalive SECS]
 
 Connects to an ftpchat server. Without --nick and --port it asks for them.
 Type a line to talk to everyone; /help lists the commands.
@@ -55,11 +57,17 @@ options:
   --dir DIR           where received files are saved (default rec)
   --chunk-size BYTES  size of the chunks files are sent in (default 65536,
                       at most 1048576)
+  --keepalive SECS    silence from the server after which it is pinged; no
+                      answer within as long again and the client gives up
+                      (default 30)
   -h, --help          show this help
   -V, --version       show the version";
 
 /// How long to wait for a connection to be set up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long to wait for the server to answer the handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long to wait for the server's goodbye after `/quit`.
 const QUIT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -71,6 +79,7 @@ struct Config {
     host: String,
     dir: PathBuf,
     chunk_len: usize,
+    keepalive: Duration,
 }
 
 enum Command {
@@ -117,6 +126,7 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
         host: DEFAULT_HOST.to_string(),
         dir: PathBuf::from("rec"),
         chunk_len: DEFAULT_CHUNK_LEN,
+        keepalive: DEFAULT_KEEPALIVE,
     };
     while let Some(option) = args.next_option()? {
         match option.as_str() {
@@ -130,6 +140,11 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
                     let text = format!("--chunk-size must be from 1 to {MAX_CHUNK_LEN} bytes");
                     return Err(UsageError(text));
                 }
+            }
+            "--keepalive" => {
+                let value = args.value(&option)?;
+                config.keepalive = parse_seconds(&value)
+                    .map_err(|e| UsageError(format!("invalid value for {option}: {e}")))?;
             }
             "--help" => return Ok(Command::Help),
             "--version" => return Ok(Command::Version),
@@ -157,6 +172,7 @@ fn run(config: Config) -> io::Result<()> {
     let server = writer.peer_addr()?;
     // As on the server: one buffered reader for the connection's life.
     let mut reader = BufReader::new(writer.try_clone()?);
+    writer.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
     loop {
         match handshake(&mut writer, &mut reader, &nick)? {
             Ok(()) => break,
@@ -185,6 +201,9 @@ fn run(config: Config) -> io::Result<()> {
     client
         .screen
         .print(&format!("* connected to {server} as {}", client.nick));
+    // From now on a read that times out means silence: ping the server.
+    reader.get_ref().set_read_timeout(Some(config.keepalive))?;
+    let keepalive = Keepalive::new(config.keepalive);
     let (finished_tx, finished_rx) = mpsc::channel();
     let receiver = {
         let client = Arc::clone(&client);
@@ -192,7 +211,7 @@ fn run(config: Config) -> io::Result<()> {
             .name("receiver".to_string())
             .spawn(move || {
                 let mut downloads = Downloads::new(config.dir);
-                let ending = receive(reader, &client, &mut downloads);
+                let ending = receive(reader, &client, &mut downloads, keepalive);
                 if !client.quitting.load(Ordering::SeqCst) {
                     // The server went away while the user was still here. The
                     // main thread is waiting for a key and cannot be woken, so
@@ -305,7 +324,14 @@ fn handshake(
     writer.write_all(&hello.to_bytes())?;
     let mut buf = Vec::new();
     loop {
-        let Some(line) = read_line(reader, &mut buf)? else {
+        let line = read_line(reader, &mut buf).map_err(|error| match is_timeout(&error) {
+            true => io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the server did not answer within {} s", HANDSHAKE_TIMEOUT.as_secs()),
+            ),
+            false => error,
+        })?;
+        let Some(line) = line else {
             return Err(io::Error::new(
                 io::ErrorKind::ConnectionAborted,
                 "the server closed the connection during the handshake",
@@ -481,10 +507,30 @@ impl Ending {
 /// The receiver thread: prints every event the server sends, answers its
 /// keep-alive pings, passes replies about files we send to their threads,
 /// saves files we receive, and returns when the connection ends.
-fn receive(mut reader: BufReader<TcpStream>, client: &Client, downloads: &mut Downloads) -> Ending {
+fn receive(
+    mut reader: BufReader<TcpStream>,
+    client: &Client,
+    downloads: &mut Downloads,
+    mut keepalive: Keepalive,
+) -> Ending {
     let mut buf = Vec::new();
     loop {
-        let line = match read_line(&mut reader, &mut buf) {
+        let result = read_line(&mut reader, &mut buf);
+        match &result {
+            Err(error) if is_timeout(error) => match keepalive.silence() {
+                Silence::Ping(token) => {
+                    let _ = client.send(&ClientMessage::Ping { token: &token });
+                    continue;
+                }
+                Silence::Dead => {
+                    let secs = 2.0 * keepalive.interval().as_secs_f64();
+                    let why = format!("no answer from the server for {secs} s");
+                    return Ending::Failed(io::Error::new(io::ErrorKind::TimedOut, why));
+                }
+            },
+            _ => keepalive.heard(),
+        }
+        let line = match result {
             Ok(Some(line)) => line,
             Ok(None) => return Ending::Closed,
             Err(error) => return Ending::Failed(error),

@@ -33,7 +33,8 @@ use ftpchat::protocol::{
     self, ClientMessage, DEFAULT_HOST, DEFAULT_PORTS, ErrorCode, PROTOCOL_VERSION, ProtocolError,
     ServerMessage, check_nick, read_line,
 };
-use outbox::{Outbox, Priority};
+use ftpchat::keepalive::{DEFAULT_KEEPALIVE, Keepalive, Silence, is_timeout, parse_seconds};
+use outbox::{DEFAULT_STALL_TIMEOUT, Outbox, Priority};
 use relay::Sending;
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Write};
@@ -45,8 +46,8 @@ use std::thread;
 use std::time::Duration;
 
 const USAGE: &str = "\
-usage: ftpserver [--host ADDR] [--port N]... [--max-clients N] [--handshake-timeout SECS]
-                 [--max-file-size BYTES]
+usage: ftpserver [--host ADDR] [--port N]... [--max-clients N] [--max-file-size BYTES]
+                 [--handshake-timeout SECS] [--keepalive SECS] [--stall-timeout SECS]
 
 Runs the ftpchat server. With no options it listens on 127.0.0.1, ports 5555,
 5556 and 5557. Type /quit on the server's terminal to stop it.
@@ -56,8 +57,12 @@ options:
                             0.0.0.0 or :: to accept clients from other machines)
   --port N                  port to listen on; repeat for several; 0 picks a free one
   --max-clients N           most connections at once (default 1000)
-  --handshake-timeout SECS  time a new connection has to send its nickname (default 30)
   --max-file-size BYTES     largest file clients may send (default: no limit)
+  --handshake-timeout SECS  time a new connection has to send its nickname (default 30)
+  --keepalive SECS          silence after which a client is pinged; no answer within
+                            as long again and it is disconnected (default 30)
+  --stall-timeout SECS      time a client may accept no data before it is
+                            disconnected (default 10)
   -h, --help                show this help
   -V, --version             show the version";
 
@@ -67,6 +72,8 @@ struct Config {
     ports: Vec<u16>,
     max_clients: usize,
     handshake_timeout: Duration,
+    keepalive: Duration,
+    stall_timeout: Duration,
     max_file_size: u64,
 }
 
@@ -119,12 +126,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// The value of `option` as a number of seconds, such as `30` or `0.5`.
+fn seconds(args: &mut Args, option: &str) -> Result<Duration, UsageError> {
+    let value = args.value(option)?;
+    parse_seconds(&value).map_err(|e| UsageError(format!("invalid value for {option}: {e}")))
+}
+
 fn parse_args(mut args: Args) -> Result<Command, UsageError> {
     let mut config = Config {
         host: IpAddr::V4(Ipv4Addr::LOCALHOST),
         ports: Vec::new(),
         max_clients: 1000,
         handshake_timeout: Duration::from_secs(30),
+        keepalive: DEFAULT_KEEPALIVE,
+        stall_timeout: DEFAULT_STALL_TIMEOUT,
         max_file_size: u64::MAX,
     };
     debug_assert_eq!(config.host.to_string(), DEFAULT_HOST);
@@ -134,13 +149,9 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
             "--port" => config.ports.push(args.parsed(&option)?),
             "--max-clients" => config.max_clients = args.parsed(&option)?,
             "--max-file-size" => config.max_file_size = args.parsed(&option)?,
-            "--handshake-timeout" => {
-                let secs: f64 = args.parsed(&option)?;
-                config.handshake_timeout = Duration::try_from_secs_f64(secs)
-                    .ok()
-                    .filter(|d| !d.is_zero())
-                    .ok_or_else(|| UsageError(format!("invalid value '{secs}' for {option}")))?;
-            }
+            "--handshake-timeout" => config.handshake_timeout = seconds(&mut args, &option)?,
+            "--keepalive" => config.keepalive = seconds(&mut args, &option)?,
+            "--stall-timeout" => config.stall_timeout = seconds(&mut args, &option)?,
             "--help" => return Ok(Command::Help),
             "--version" => return Ok(Command::Version),
             _ => return Err(UsageError(format!("unknown option '{option}'"))),
@@ -161,6 +172,8 @@ struct Server {
     /// Set by `/quit`; the accept loops check it after each `accept`.
     shutting_down: AtomicBool,
     handshake_timeout: Duration,
+    keepalive: Duration,
+    stall_timeout: Duration,
     max_file_size: u64,
 }
 
@@ -191,6 +204,8 @@ fn run(config: Config) -> io::Result<()> {
         clients: Clients::new(config.max_clients),
         shutting_down: AtomicBool::new(false),
         handshake_timeout: config.handshake_timeout,
+        keepalive: config.keepalive,
+        stall_timeout: config.stall_timeout,
         max_file_size: config.max_file_size,
     });
     let mut accept_threads = Vec::new();
@@ -319,21 +334,37 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, server: &Server) {
 /// the handshake, then relays its messages until it leaves.
 fn handle_client(stream: TcpStream, id: ClientId, server: &Server) -> io::Result<()> {
     stream.set_nodelay(true)?; // chat lines are small: send them at once
-    let outbox = Outbox::new(stream.try_clone()?)?;
-    let writer = {
+    let outbox = Outbox::new(stream.try_clone()?, server.stall_timeout)?;
+    let thread = {
         let outbox = Arc::clone(&outbox);
         thread::Builder::new()
             .name(format!("writer-{id}"))
             .stack_size(CLIENT_THREAD_STACK_BYTES)
             .spawn(move || outbox.run_writer())?
     };
-    let result = serve_registered(stream, id, server, &outbox);
-    // However the conversation ended, let the writer send what is queued
-    // (a goodbye, an error), then wait for it, so the connection is fully
-    // closed when this thread ends.
-    outbox.close();
-    let _ = writer.join();
-    result
+    let _writer = Writer {
+        outbox: Arc::clone(&outbox),
+        thread: Some(thread),
+    };
+    serve_registered(stream, id, server, &outbox)
+}
+
+/// A connection's writer thread. Dropping this guard, however the handler
+/// ends (a return, an error, even a panic), lets the writer send what is
+/// queued (a goodbye, an error), then waits for it: the connection is fully
+/// closed, and no thread is left behind, when the handler's thread ends.
+struct Writer {
+    outbox: Arc<Outbox>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.outbox.close();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 fn serve_registered(
@@ -455,7 +486,10 @@ fn handshake<'a>(
             continue;
         };
         log(format_args!("{id} joined as {nick} ({kind})"));
-        reader.get_ref().set_read_timeout(None)?;
+        // From now on, silence means "ping it" (see `keepalive`). A plain
+        // client cannot answer a PING, so it is left to be silent.
+        let timeout = (kind == ClientKind::Full).then_some(server.keepalive);
+        reader.get_ref().set_read_timeout(timeout)?;
         let session = Session {
             id,
             nick: nick.to_string(),
@@ -511,12 +545,6 @@ fn send_one(outbox: &Outbox, kind: ClientKind, message: &ServerMessage) {
     outbox.send(encode_for(kind, message), Priority::Urgent);
 }
 
-fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
 
 impl Session<'_> {
     /// Welcomes a new member and tells them who is online.
@@ -549,12 +577,31 @@ impl Session<'_> {
     /// sends many lines quickly has them relayed many per write.
     fn relay(&mut self, reader: &mut BufReader<TcpStream>) -> io::Result<String> {
         let mut buf = Vec::new();
+        let mut keepalive = Keepalive::new(self.server.keepalive);
         loop {
             if reader.buffer().is_empty() {
                 // About to block waiting for the network: send what we have.
                 self.flush_batch();
             }
-            let line = match read_line(reader, &mut buf) {
+            let result = read_line(reader, &mut buf);
+            match &result {
+                // A read timed out (only full clients have a timeout): the
+                // client has been silent for a whole interval.
+                Err(error) if is_timeout(error) => match keepalive.silence() {
+                    Silence::Ping(token) => {
+                        self.reply(&ServerMessage::Ping { token: &token });
+                        continue;
+                    }
+                    Silence::Dead => {
+                        let secs = keepalive.interval().as_secs_f64();
+                        let why = format!("no reply to PING within {secs} s");
+                        self.reply_error(ErrorCode::PingTimeout, &format!("{why}; closing"));
+                        return Ok(why);
+                    }
+                },
+                _ => keepalive.heard(),
+            }
+            let line = match result {
                 Ok(Some(line)) => line,
                 Ok(None) => return Ok("connection closed".to_string()),
                 Err(error) => match ProtocolError::find(&error) {

@@ -16,12 +16,14 @@
 //!
 //! - **Backpressure.** Above [`SOFT_LIMIT_BYTES`] in its queue, a thread
 //!   that adds a frame first waits for the writer to catch up, for at most
-//!   a short while ([`CHAT_WAIT`] for chat, [`STALL_TIMEOUT`] for file
+//!   a short while ([`CHAT_WAIT`] for chat, the stall timeout for file
 //!   data). A file is relayed at the pace of its slowest receiver, and
 //!   memory stays flat however large the file. Each queue counts only its
 //!   own bytes, so chat never waits because a file is queued.
 //! - **Eviction.** A client with more than [`HARD_LIMIT_BYTES`] queued, or
-//!   whose socket takes no data for [`STALL_TIMEOUT`], is disconnected. A
+//!   whose socket takes no data for the stall timeout
+//!   ([`DEFAULT_STALL_TIMEOUT`] unless `--stall-timeout` says otherwise),
+//!   is disconnected. A
 //!   stuck client therefore costs the others at most a short wait, and
 //!   never more than a bounded amount of memory.
 //!
@@ -58,7 +60,7 @@ pub const CHAT_WAIT: Duration = Duration::from_millis(50);
 
 /// How long a client's socket may refuse data before the client is
 /// disconnected. This also bounds how long a file transfer waits for it.
-pub const STALL_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Most frames the writer sends with one `writev` call.
 const MAX_FRAMES_PER_WRITE: usize = 64;
@@ -87,6 +89,8 @@ pub struct Outbox {
     /// The write half of the connection, used by the writer thread only
     /// (and to shut the socket down).
     stream: TcpStream,
+    /// How long the socket may take no data before the client is cut off.
+    stall_timeout: Duration,
 }
 
 #[derive(Default)]
@@ -115,20 +119,22 @@ impl Queue {
 }
 
 impl Outbox {
-    /// A new, empty outbox for the connection `stream`.
+    /// A new, empty outbox for the connection `stream`, whose client is
+    /// cut off if its socket takes no data for `stall_timeout`.
     ///
     /// # Errors
     ///
     /// Setting the socket's write timeout can fail.
-    pub fn new(stream: TcpStream) -> io::Result<Arc<Outbox>> {
+    pub fn new(stream: TcpStream, stall_timeout: Duration) -> io::Result<Arc<Outbox>> {
         // The write timeout is how a client that stopped reading is found:
         // a write that makes no progress for this long fails.
-        stream.set_write_timeout(Some(STALL_TIMEOUT))?;
+        stream.set_write_timeout(Some(stall_timeout))?;
         Ok(Arc::new(Outbox {
             queue: Mutex::new(Queue::default()),
             frame_added: Condvar::new(),
             frames_sent: Condvar::new(),
             stream,
+            stall_timeout,
         }))
     }
 
@@ -141,7 +147,7 @@ impl Outbox {
 
     /// Queues `frame` for sending. If its queue holds more than
     /// [`SOFT_LIMIT_BYTES`], first waits up to [`CHAT_WAIT`] (urgent) or
-    /// [`STALL_TIMEOUT`] (bulk) for the writer to catch up. If both queues
+    /// the stall timeout (bulk) for the writer to catch up. If both queues
     /// together would exceed [`HARD_LIMIT_BYTES`], the client is
     /// disconnected instead.
     ///
@@ -150,7 +156,7 @@ impl Outbox {
     pub fn send(&self, frame: Frame, priority: Priority) -> bool {
         let max_wait = match priority {
             Priority::Urgent => CHAT_WAIT,
-            Priority::Bulk => STALL_TIMEOUT,
+            Priority::Bulk => self.stall_timeout,
         };
         let deadline = Instant::now() + max_wait;
         let mut queue = self.lock();
@@ -261,7 +267,7 @@ impl Outbox {
                 let reason = match error.kind() {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
                         "not reading: no data accepted for {} s",
-                        STALL_TIMEOUT.as_secs()
+                        self.stall_timeout.as_secs_f64()
                     ),
                     _ => format!("write failed: {error}"),
                 };

@@ -16,7 +16,7 @@
 //! That chain is **backpressure**: the file moves at the pace of its
 //! slowest recipient, and memory stays flat however large the file is.
 //! A recipient that stops reading altogether is disconnected after
-//! `STALL_TIMEOUT`, and the file goes on to the others.
+//! the stall timeout, and the file goes on to the others.
 //!
 //! Recipients report how it went with `RECEIVED`; the registry
 //! (`clients.rs`) passes each report to the sender as `DELIVERED`.
