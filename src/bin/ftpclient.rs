@@ -25,6 +25,7 @@ mod transfers;
 use ftpchat::cli::{Args, UsageError};
 use ftpchat::display::{describe, make_visible};
 use ftpchat::input::{CHAT_HELP, FILE_HELP, Input, parse_input};
+use ftpchat::keepalive::{DEFAULT_KEEPALIVE, Keepalive, Silence, is_timeout, parse_seconds};
 use ftpchat::protocol::{
     self, ClientMessage, DEFAULT_CHUNK_LEN, DEFAULT_HOST, Delivery, ErrorCode, MAX_CHUNK_LEN,
     PROTOCOL_VERSION, ServerMessage, check_nick, read_line, write_all_vectored,
@@ -37,7 +38,6 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use ftpchat::keepalive::{DEFAULT_KEEPALIVE, Keepalive, Silence, is_timeout, parse_seconds};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 use terminal::{Screen, Typed, restore_terminal};
@@ -327,7 +327,10 @@ fn handshake(
         let line = read_line(reader, &mut buf).map_err(|error| match is_timeout(&error) {
             true => io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!("the server did not answer within {} s", HANDSHAKE_TIMEOUT.as_secs()),
+                format!(
+                    "the server did not answer within {} s",
+                    HANDSHAKE_TIMEOUT.as_secs()
+                ),
             ),
             false => error,
         })?;

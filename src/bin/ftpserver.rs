@@ -29,11 +29,11 @@ use ftpchat::cli::{Args, UsageError};
 use ftpchat::clock::timestamp;
 use ftpchat::display::make_visible;
 use ftpchat::input::{CHAT_HELP, Input, parse_input};
+use ftpchat::keepalive::{DEFAULT_KEEPALIVE, Keepalive, Silence, is_timeout, parse_seconds};
 use ftpchat::protocol::{
     self, ClientMessage, DEFAULT_HOST, DEFAULT_PORTS, ErrorCode, PROTOCOL_VERSION, ProtocolError,
     ServerMessage, check_nick, read_line,
 };
-use ftpchat::keepalive::{DEFAULT_KEEPALIVE, Keepalive, Silence, is_timeout, parse_seconds};
 use outbox::{DEFAULT_STALL_TIMEOUT, Outbox, Priority};
 use relay::Sending;
 use std::collections::HashMap;
@@ -544,7 +544,6 @@ fn reply_error(outbox: &Outbox, kind: ClientKind, code: ErrorCode, text: &str) {
 fn send_one(outbox: &Outbox, kind: ClientKind, message: &ServerMessage) {
     outbox.send(encode_for(kind, message), Priority::Urgent);
 }
-
 
 impl Session<'_> {
     /// Welcomes a new member and tells them who is online.

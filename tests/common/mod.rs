@@ -112,6 +112,13 @@ impl Lines {
         }
     }
 
+    /// The lines that have arrived so far, without waiting for more.
+    pub fn rest_now(&mut self) -> Vec<String> {
+        let lines: Vec<String> = self.receiver.try_iter().collect();
+        self.seen.extend(lines.iter().cloned());
+        lines
+    }
+
     /// All remaining lines, up to the end of the output.
     pub fn rest(&mut self) -> Vec<String> {
         let mut lines = Vec::new();

@@ -19,7 +19,10 @@
 //!   a short while ([`CHAT_WAIT`] for chat, the stall timeout for file
 //!   data). A file is relayed at the pace of its slowest receiver, and
 //!   memory stays flat however large the file. Each queue counts only its
-//!   own bytes, so chat never waits because a file is queued.
+//!   own bytes, so chat never waits because a file is queued. Chat does
+//!   not wait for a client that has stopped reading altogether (its writer
+//!   has finished nothing for [`STUCK_AFTER`]): waiting would not help, and
+//!   would slow everyone down while it is stuck.
 //! - **Eviction.** A client with more than [`HARD_LIMIT_BYTES`] queued, or
 //!   whose socket takes no data for the stall timeout
 //!   ([`DEFAULT_STALL_TIMEOUT`] unless `--stall-timeout` says otherwise),
@@ -58,6 +61,10 @@ pub const HARD_LIMIT_BYTES: usize = 4 * 1024 * 1024;
 /// by at most this much per message.
 pub const CHAT_WAIT: Duration = Duration::from_millis(50);
 
+/// A writer that has finished no write for this long counts as stuck:
+/// chat no longer waits for it.
+pub const STUCK_AFTER: Duration = Duration::from_millis(200);
+
 /// How long a client's socket may refuse data before the client is
 /// disconnected. This also bounds how long a file transfer waits for it.
 pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -93,7 +100,6 @@ pub struct Outbox {
     stall_timeout: Duration,
 }
 
-#[derive(Default)]
 struct Queue {
     urgent: VecDeque<Frame>,
     bulk: VecDeque<Frame>,
@@ -106,9 +112,32 @@ struct Queue {
     closed: bool,
     /// Why the connection was cut from this side, if it was.
     failure: Option<String>,
+    /// When the writer last finished a write (or the queue was made).
+    last_progress: Instant,
 }
 
 impl Queue {
+    fn new() -> Queue {
+        Queue {
+            urgent: VecDeque::new(),
+            bulk: VecDeque::new(),
+            urgent_bytes: 0,
+            bulk_bytes: 0,
+            closed: false,
+            failure: None,
+            last_progress: Instant::now(),
+        }
+    }
+
+    /// Whether adding a frame of `priority` should wait for the writer:
+    /// its queue is over the soft limit, and (for chat) the writer is still
+    /// making progress, so waiting will help.
+    fn should_wait(&self, priority: Priority) -> bool {
+        let stuck = self.last_progress.elapsed() >= STUCK_AFTER;
+        let over = self.bytes(priority) > SOFT_LIMIT_BYTES;
+        over && !self.closed && !(priority == Priority::Urgent && stuck)
+    }
+
     /// Bytes in the queue for `priority`.
     fn bytes(&self, priority: Priority) -> usize {
         match priority {
@@ -130,7 +159,7 @@ impl Outbox {
         // a write that makes no progress for this long fails.
         stream.set_write_timeout(Some(stall_timeout))?;
         Ok(Arc::new(Outbox {
-            queue: Mutex::new(Queue::default()),
+            queue: Mutex::new(Queue::new()),
             frame_added: Condvar::new(),
             frames_sent: Condvar::new(),
             stream,
@@ -160,7 +189,7 @@ impl Outbox {
         };
         let deadline = Instant::now() + max_wait;
         let mut queue = self.lock();
-        while queue.bytes(priority) > SOFT_LIMIT_BYTES && !queue.closed {
+        while queue.should_wait(priority) {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -261,6 +290,9 @@ impl Outbox {
             match priority {
                 Priority::Urgent => queue.urgent_bytes -= sent_bytes,
                 Priority::Bulk => queue.bulk_bytes -= sent_bytes,
+            }
+            if result.is_ok() {
+                queue.last_progress = Instant::now();
             }
             self.frames_sent.notify_all();
             if let Err(error) = result {

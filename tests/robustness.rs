@@ -1,0 +1,286 @@
+//! Slow, stuck, silent and dead peers; a server or client killed half way
+//! through a file; and text built to attack a terminal.
+
+mod common;
+
+use common::{ClientProcess, RawClient, ServerProcess, list_dir, scratch_dir, test_bytes};
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn client_dir(test_dir: &Path, nick: &str) -> PathBuf {
+    let dir = test_dir.join(nick);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// While one client never reads and a large file is on its way to
+/// everyone, chat between two others still arrives within a second; the
+/// stuck client is disconnected after the stall timeout, with a log line,
+/// and the file reaches the others.
+#[test]
+fn a_client_that_stops_reading_does_not_stall_the_room() {
+    let dir = scratch_dir("a_client_that_stops_reading_does_not_stall_the_room");
+    let mut server = ServerProcess::start_with(&dir, &["--port", "0", "--stall-timeout", "2"]);
+    let mut carol = RawClient::join_full(server.addr(), "carol"); // will never read again
+    let bob_dir = client_dir(&dir, "bob");
+    let dave_dir = client_dir(&dir, "dave");
+    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+    let mut dave = ClientProcess::join(&dave_dir, server.addr(), "dave");
+    let alice_dir = client_dir(&dir, "alice");
+    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+    let bytes = test_bytes(64 * 1024 * 1024, 3);
+    fs::write(alice_dir.join("big.bin"), &bytes).unwrap();
+
+    alice.send("transfer big.bin");
+    bob.stdout.expect("* receiving big.bin");
+    dave.stdout.expect("* receiving big.bin");
+    let mut slowest = Duration::ZERO;
+    for i in 0..5 {
+        let (from, to) = if i % 2 == 0 {
+            (&mut bob, &mut dave)
+        } else {
+            (&mut dave, &mut bob)
+        };
+        let started = Instant::now();
+        from.send(&format!("are you there? {i}"));
+        to.stdout.expect(&format!("are you there? {i}"));
+        slowest = slowest.max(started.elapsed());
+    }
+    println!("slowest chat line while carol was stuck: {slowest:?}");
+    assert!(slowest < Duration::from_secs(1), "chat took {slowest:?}");
+
+    let log = server.stdout.expect("carol disconnected");
+    assert!(
+        log.ends_with("carol disconnected: not reading: no data accepted for 2 s"),
+        "{log}"
+    );
+    for (home, client) in [(&bob_dir, &mut bob), (&dave_dir, &mut dave)] {
+        client.stdout.expect("* received big.bin");
+        assert!(fs::read(home.join("rec/big.bin")).unwrap() == bytes);
+    }
+    let sent = alice.stdout.expect("* sent big.bin");
+    assert!(sent.contains(" to 2 of 3 in "), "{sent}");
+    let failure = alice.stderr.expect("did not reach");
+    assert_eq!(
+        failure,
+        "! big.bin did not reach carol: left (not reading: no data accepted for 2 s)"
+    );
+    carol.expect_close(); // what was queued for it, then the end
+}
+
+/// A client that stops reading while the room floods it with chat is
+/// disconnected once its send queue is full; the flood goes on for the
+/// others.
+#[test]
+fn a_flood_to_a_stuck_client_fills_its_queue_and_it_is_cut_off() {
+    let dir = scratch_dir("a_flood_to_a_stuck_client_fills_its_queue_and_it_is_cut_off");
+    let mut server = ServerProcess::start_with(&dir, &["--port", "0", "--stall-timeout", "60"]);
+    let _carol = RawClient::join_full(server.addr(), "carol"); // never reads
+    let mut bob = RawClient::join_full(server.addr(), "bob");
+    let mut alice = RawClient::join_full(server.addr(), "alice");
+    bob.read_until("JOINED alice");
+    let line = format!("CHAT {}\n", "x".repeat(2000));
+    let reader = thread::spawn(move || {
+        // Bob reads everything, as a healthy client does: all the chat,
+        // and somewhere in it the news that carol was cut off.
+        let mut chat_lines = 0;
+        let mut other = Vec::new();
+        while chat_lines < 6000 {
+            let line = bob.read_line();
+            if line.starts_with("CHAT alice ") {
+                chat_lines += 1;
+            } else {
+                other.push(line);
+            }
+        }
+        other
+    });
+    for _ in 0..6000 {
+        alice.send(line.as_bytes()); // 12 MB in all, far more than the queue holds
+    }
+    let other = reader.join().unwrap();
+    assert_eq!(
+        other,
+        ["LEFT carol send queue full: over 4096 KiB unread\n"]
+    );
+    let log = server.stdout.expect("carol disconnected");
+    assert!(
+        log.ends_with("carol disconnected: send queue full: over 4096 KiB unread"),
+        "{log}"
+    );
+}
+
+/// A full client that stops answering (a machine that vanished without
+/// closing its connection) is pinged, then dropped; one that answers
+/// stays.
+#[test]
+fn a_silent_client_is_pinged_then_dropped() {
+    let dir = scratch_dir("a_silent_client_is_pinged_then_dropped");
+    let server = ServerProcess::start_with(&dir, &["--port", "0", "--keepalive", "0.3"]);
+    let mut scripted = ClientProcess::join(&client_dir(&dir, "erin"), server.addr(), "erin");
+    let mut silent = RawClient::join_full(server.addr(), "silent");
+    let mut alive = RawClient::join_full(server.addr(), "alive");
+    // The client that answers does so on its own thread, promptly, for
+    // several rounds of pings.
+    let answering = thread::spawn(move || {
+        for round in 1..=4 {
+            let mut line = alive.read_line();
+            while !line.starts_with("PING ") {
+                line = alive.read_line(); // joins and leaves of the others
+            }
+            assert_eq!(line, format!("PING {round}\n"));
+            alive.send(format!("PONG {round}\n").as_bytes());
+        }
+        alive
+    });
+    assert_eq!(silent.read_until("PING"), "PING 1\n");
+    assert_eq!(
+        silent.read_line(),
+        "ERROR ping-timeout no reply to PING within 0.3 s; closing\n"
+    );
+    assert_eq!(silent.expect_close(), "");
+    // The answering client stays, and so does the real client, which
+    // answers by itself.
+    let mut alive = answering.join().unwrap();
+    alive.send(b"WHO\n");
+    assert_eq!(alive.read_until("USERS"), "USERS 2 alive erin\n");
+    scripted.send("still here");
+    assert_eq!(alive.read_until("CHAT"), "CHAT erin still here\n");
+}
+
+/// A server that accepts the connection, then goes silent (a half-open
+/// connection seen from the client) is given up on after two keep-alive
+/// intervals.
+#[test]
+fn the_client_gives_up_on_a_silent_server() {
+    let dir = scratch_dir("the_client_gives_up_on_a_silent_server");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fake_server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut hello = String::new();
+        reader.read_line(&mut hello).unwrap();
+        assert_eq!(hello, "HELLO ftpchat/1 bob\n");
+        (&stream).write_all(b"WELCOME bob\nUSERS 1 bob\n").unwrap();
+        let mut ping = String::new();
+        reader.read_line(&mut ping).unwrap();
+        assert_eq!(ping, "PING 1\n"); // and it never answers
+        let mut rest = String::new();
+        let _ = reader.read_line(&mut rest); // until the client hangs up
+    });
+    let args = ["--nick", "bob", "--keepalive", "0.3"];
+    let mut bob = ClientProcess::start(&dir, addr, &args);
+    assert_eq!(bob.wait_exit().code(), Some(1));
+    assert_eq!(
+        bob.stderr.rest(),
+        [format!(
+            "ftpclient: lost the connection to {addr}: no answer from the server for 0.6 s"
+        )]
+    );
+    fake_server.join().unwrap();
+}
+
+/// A server killed (SIGKILL) in the middle of a file: the receiver says
+/// so, removes its partial file and exits with 1; the sender says its
+/// recipients may not have the file and exits with 1.
+#[test]
+fn a_server_killed_mid_transfer_leaves_no_partial_file() {
+    let dir = scratch_dir("a_server_killed_mid_transfer_leaves_no_partial_file");
+    let mut server = ServerProcess::start(&dir);
+    let bob_dir = client_dir(&dir, "bob");
+    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+    let alice_dir = client_dir(&dir, "alice");
+    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+    fs::write(alice_dir.join("big.bin"), test_bytes(96 * 1024 * 1024, 5)).unwrap();
+
+    alice.send("transfer big.bin");
+    bob.stdout.expect("* receiving big.bin");
+    server.kill();
+
+    assert_eq!(bob.wait_exit().code(), Some(1));
+    let errors = bob.stderr.rest();
+    assert!(
+        errors[0].starts_with("! receiving big.bin from alice stopped: "),
+        "{errors:?}"
+    );
+    assert!(errors[0].ends_with("; nothing was saved"), "{errors:?}");
+    assert!(errors[1].starts_with("ftpclient: "), "{errors:?}");
+    assert_eq!(list_dir(&bob_dir.join("rec")), Vec::<String>::new());
+
+    assert_eq!(alice.wait_exit().code(), Some(1));
+    let errors = alice.stderr.rest();
+    assert!(
+        errors
+            .iter()
+            .any(|line| line.starts_with("! sending big.bin stopped: ")),
+        "{errors:?}"
+    );
+    assert!(
+        alice
+            .stdout
+            .rest()
+            .iter()
+            .all(|line| !line.starts_with("* sent"))
+    );
+}
+
+/// A sending client killed half way: the server drops the transfer, the
+/// receiver discards it, and the server goes on serving.
+#[test]
+fn a_sender_killed_mid_transfer_is_discarded() {
+    let dir = scratch_dir("a_sender_killed_mid_transfer_is_discarded");
+    let mut server = ServerProcess::start(&dir);
+    let bob_dir = client_dir(&dir, "bob");
+    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+    let alice_dir = client_dir(&dir, "alice");
+    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+    fs::write(alice_dir.join("big.bin"), test_bytes(96 * 1024 * 1024, 6)).unwrap();
+
+    alice.send("transfer big.bin");
+    bob.stdout.expect("* receiving big.bin");
+    alice.kill();
+    assert_eq!(
+        bob.stdout.expect("big.bin from alice"),
+        "! receiving big.bin from alice stopped: the sender left; nothing was saved"
+    );
+    assert_eq!(list_dir(&bob_dir.join("rec")), Vec::<String>::new());
+    server.stdout.expect("alice left");
+    bob.send("/who");
+    assert_eq!(bob.stdout.expect("online"), "* 1 user online: bob");
+}
+
+/// Nothing another user sends can steer the terminal of a scripted
+/// client: control characters and text-reversing characters come out
+/// visible, in messages, private messages and file names alike.
+#[test]
+fn nothing_from_other_users_reaches_the_terminal_raw() {
+    let dir = scratch_dir("nothing_from_other_users_reaches_the_terminal_raw");
+    let server = ServerProcess::start(&dir);
+    let bob_dir = client_dir(&dir, "bob");
+    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+    let mut mallory = RawClient::join_full(server.addr(), "mallory");
+    mallory.send(b"CHAT \x1b[2J\x1b[Hclear\rfake\x07 \xe2\x80\xaetxt.exe \xc2\x9b31m\n");
+    assert_eq!(
+        bob.stdout.expect("<mallory>"),
+        "<mallory> ^[[2J^[[Hclear^Mfake^G <U+202E>txt.exe <U+009B>31m"
+    );
+    mallory.send(b"PRIVATE bob \x1b]0;owned\x07\n");
+    assert_eq!(bob.stdout.expect("*mallory*"), "*mallory* ^[]0;owned^G");
+    mallory.send(b"SEND 1 0 bob \x1b[31mred.txt\nDONE 1 4294967295\n");
+    assert_eq!(
+        bob.stdout.expect("* received"),
+        "* received _[31mred.txt (0 bytes) from mallory, saved as rec/_[31mred.txt (cksum 4294967295)"
+    );
+    let everything = [bob.stdout.rest_now(), bob.stderr.rest_now()].concat();
+    for line in everything {
+        assert!(!line.chars().any(|c| c.is_control()), "{line:?}");
+    }
+}
