@@ -1216,7 +1216,7 @@ mod tests {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
             match self.0.first_mut() {
                 None => Ok(0),
-                Some(piece) if piece.is_empty() => {
+                Some([]) => {
                     self.0.remove(0);
                     Err(io::ErrorKind::WouldBlock.into())
                 }
