@@ -295,8 +295,10 @@ pub fn read_line<'b>(
         )
         .into());
     }
+    // Drop the `\n` and any `\r` before it: no decoded line ends in a
+    // carriage return, so every field survives being encoded again.
     let mut end = buf.len() - 1;
-    if end > 0 && buf[end - 1] == b'\r' {
+    while end > 0 && buf[end - 1] == b'\r' {
         end -= 1;
     }
     match std::str::from_utf8(&buf[..end]) {
@@ -1292,10 +1294,11 @@ mod tests {
     }
 
     #[test]
-    fn only_one_carriage_return_is_dropped() {
-        let mut reader = BufReader::new(&b"CHAT a\r\r\n"[..]);
+    fn carriage_returns_before_the_line_feed_are_dropped() {
+        let mut reader = BufReader::new(&b"CHAT a\r\r\nCHAT b\rc\n"[..]);
         let mut buf = Vec::new();
-        assert_eq!(read_line(&mut reader, &mut buf).unwrap(), Some("CHAT a\r"));
+        assert_eq!(read_line(&mut reader, &mut buf).unwrap(), Some("CHAT a"));
+        assert_eq!(read_line(&mut reader, &mut buf).unwrap(), Some("CHAT b\rc"));
     }
 
     /// A writer that takes at most 3 bytes per call, as a full socket

@@ -13,7 +13,19 @@ fn recoverable_errors_are_answered_and_the_connection_goes_on() {
     let dir = scratch_dir("recoverable_errors_are_answered_and_the_connection_goes_on");
     let server = ServerProcess::start(&dir);
     let mut alice = RawClient::join_full(server.addr(), "alice");
-    let cases: [(&[u8], &str); 9] = [
+    let cases: [(&[u8], &str); 12] = [
+        (
+            b"SEND 99999999999999999999 1 * x\n",
+            "ERROR bad-message SEND needs a transfer id (a whole number in range)\n",
+        ),
+        (
+            b"SEND 1 -5 * x\n",
+            "ERROR bad-message SEND needs a size (a whole number in range)\n",
+        ),
+        (
+            b"DONE 1 4294967296\n",
+            "ERROR bad-message DONE needs a checksum (a whole number in range)\n",
+        ),
         (
             b"FLY away\n",
             "ERROR unknown-command unknown command 'FLY'\n",

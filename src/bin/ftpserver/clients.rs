@@ -617,3 +617,81 @@ fn send_batch(recipients: &[(Arc<Outbox>, ClientKind)], batch: Vec<u8>) {
         outbox.send(Arc::clone(frame), Priority::Urgent);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::net::{TcpListener, TcpStream};
+    use std::thread;
+
+    /// Both ends of a loopback TCP connection.
+    fn connection() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let near = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (far, _) = listener.accept().unwrap();
+        far.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        (near, far)
+    }
+
+    /// A member whose outbox writes to a socket we can read from.
+    fn member<'c>(
+        clients: &'c Clients,
+        nick: &str,
+    ) -> (ClientId, Registration<'c>, BufReader<TcpStream>) {
+        let (near, far) = connection();
+        let outbox = Outbox::new(near, Duration::from_secs(5)).unwrap();
+        let writer = Arc::clone(&outbox);
+        thread::spawn(move || writer.run_writer());
+        let id = ClientId::next();
+        let registration = clients.register(id, outbox).unwrap();
+        clients.join(id, nick, ClientKind::Full).unwrap();
+        (id, registration, BufReader::new(far))
+    }
+
+    #[test]
+    fn a_handler_that_panics_holding_the_lock_is_cleaned_up() {
+        let clients = Arc::new(Clients::new(10));
+        let (_, _bob, mut bob_socket) = member(&clients, "bob");
+        let doomed = Arc::clone(&clients);
+        let outcome = thread::spawn(move || {
+            let (_, _registration, _socket) = member(&doomed, "alice");
+            let _guard = doomed.lock(); // held while panicking: poisons the mutex
+            panic!("a bug in a connection's thread");
+        })
+        .join();
+        assert!(outcome.is_err(), "the thread panicked");
+        // The registration's Drop removed alice despite the poisoned lock,
+        // and the registry still works for everyone else.
+        assert_eq!(clients.nicks(), ["bob"]);
+        let mut line = String::new();
+        bob_socket.read_line(&mut line).unwrap();
+        assert_eq!(line, "JOINED alice\n");
+        line.clear();
+        bob_socket.read_line(&mut line).unwrap();
+        assert_eq!(line, "LEFT alice connection lost\n");
+        let (_, _carol, _) = member(&clients, "carol");
+        assert_eq!(clients.nicks(), ["bob", "carol"]);
+    }
+
+    #[test]
+    fn nicknames_are_unique_regardless_of_case() {
+        let clients = Clients::new(10);
+        let (_, _alice, _) = member(&clients, "Alice");
+        let id = ClientId::next();
+        let (near, _far) = connection();
+        let _registration =
+            clients.register(id, Outbox::new(near, Duration::from_secs(5)).unwrap());
+        assert!(clients.join(id, "aLiCe", ClientKind::Plain).is_err());
+        assert!(clients.join(id, "alice2", ClientKind::Plain).is_ok());
+    }
+
+    #[test]
+    fn the_registry_refuses_connections_beyond_its_maximum() {
+        let clients = Clients::new(1);
+        let (_, _first, _) = member(&clients, "first");
+        let (near, _far) = connection();
+        let outbox = Outbox::new(near, Duration::from_secs(5)).unwrap();
+        assert!(clients.register(ClientId::next(), outbox).is_none());
+    }
+}
