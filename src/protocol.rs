@@ -492,6 +492,45 @@ fn decode_data_header(rest: &str) -> Result<(u64, usize), ProtocolError> {
     Ok((id, len))
 }
 
+// The frames that carry a file look the same in both directions: `DATA`,
+// `DONE` and `CANCEL` are spelled alike, and `SEND` (to the server) and
+// `FILE` (from it) differ only in their verb and who they name. These
+// functions decode their fields for both `ClientMessage` and
+// `ServerMessage`.
+
+/// Decodes `ID SIZE NICK NAME`, the fields of `SEND` and `FILE`; `who`
+/// names the third field in error messages.
+fn decode_offer<'a>(
+    verb: &str,
+    who: &str,
+    rest: &'a str,
+) -> Result<(u64, u64, &'a str, &'a str), ProtocolError> {
+    let (id, rest) = split_word(rest);
+    let (size, rest) = split_word(rest);
+    let (nick, name) = split_word(rest);
+    Ok((
+        parse_number(verb, "transfer id", id)?,
+        parse_number(verb, "size", size)?,
+        check_present(verb, who, nick)?,
+        check_name(verb, name)?,
+    ))
+}
+
+/// Decodes `ID CKSUM`, the fields of `DONE`.
+fn decode_done(rest: &str) -> Result<(u64, u32), ProtocolError> {
+    let (id, checksum) = split_word(rest);
+    Ok((
+        parse_number("DONE", "transfer id", id)?,
+        parse_number("DONE", "checksum", checksum)?,
+    ))
+}
+
+/// Decodes `ID REASON`, the fields of `CANCEL`.
+fn decode_cancel(rest: &str) -> Result<(u64, &str), ProtocolError> {
+    let (id, reason) = split_word(rest);
+    Ok((parse_number("CANCEL", "transfer id", id)?, reason))
+}
+
 /// How one recipient's copy of a file turned out, as a receiver reports it
 /// (`RECEIVED`) and the server passes it on to the sender (`DELIVERED`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -690,30 +729,13 @@ impl<'a> ClientMessage<'a> {
                 token: check_present(verb, "token", rest)?,
             }),
             "SEND" => {
-                let (id, rest) = split_word(rest);
-                let (size, rest) = split_word(rest);
-                let (to, name) = split_word(rest);
-                Ok(ClientMessage::Send {
-                    id: parse_number(verb, "transfer id", id)?,
-                    size: parse_number(verb, "size", size)?,
-                    to: check_present(verb, "recipient", to)?,
-                    name: check_name(verb, name)?,
-                })
+                let (id, size, to, name) = decode_offer(verb, "recipient", rest)?;
+                Ok(ClientMessage::Send { id, size, to, name })
             }
             "DATA" => decode_data_header(rest).map(|(id, len)| ClientMessage::Data { id, len }),
-            "DONE" => {
-                let (id, checksum) = split_word(rest);
-                Ok(ClientMessage::Done {
-                    id: parse_number(verb, "transfer id", id)?,
-                    checksum: parse_number(verb, "checksum", checksum)?,
-                })
-            }
+            "DONE" => decode_done(rest).map(|(id, checksum)| ClientMessage::Done { id, checksum }),
             "CANCEL" => {
-                let (id, reason) = split_word(rest);
-                Ok(ClientMessage::Cancel {
-                    id: parse_number(verb, "transfer id", id)?,
-                    reason,
-                })
+                decode_cancel(rest).map(|(id, reason)| ClientMessage::Cancel { id, reason })
             }
             "RECEIVED" => {
                 let (id, outcome) = split_word(rest);
@@ -991,30 +1013,18 @@ impl<'a> ServerMessage<'a> {
                 })
             }
             "FILE" => {
-                let (id, rest) = split_word(rest);
-                let (size, rest) = split_word(rest);
-                let (from, name) = split_word(rest);
+                let (id, size, from, name) = decode_offer(verb, "nickname", rest)?;
                 Ok(ServerMessage::File {
-                    id: parse_number(verb, "transfer id", id)?,
-                    size: parse_number(verb, "size", size)?,
-                    from: check_present(verb, "nickname", from)?,
-                    name: check_name(verb, name)?,
+                    id,
+                    size,
+                    from,
+                    name,
                 })
             }
             "DATA" => decode_data_header(rest).map(|(id, len)| ServerMessage::Data { id, len }),
-            "DONE" => {
-                let (id, checksum) = split_word(rest);
-                Ok(ServerMessage::Done {
-                    id: parse_number(verb, "transfer id", id)?,
-                    checksum: parse_number(verb, "checksum", checksum)?,
-                })
-            }
+            "DONE" => decode_done(rest).map(|(id, checksum)| ServerMessage::Done { id, checksum }),
             "CANCEL" => {
-                let (id, reason) = split_word(rest);
-                Ok(ServerMessage::Cancel {
-                    id: parse_number(verb, "transfer id", id)?,
-                    reason,
-                })
+                decode_cancel(rest).map(|(id, reason)| ServerMessage::Cancel { id, reason })
             }
             _ => Err(unknown_command(verb)),
         }

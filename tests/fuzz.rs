@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{RawClient, ServerProcess, scratch_dir};
+use common::{RawClient, Rng, ServerProcess, scratch_dir};
 use ftpchat::protocol::{
     ClientMessage, Delivery, MAX_LINE_LEN, PROTOCOL_VERSION, ProtocolError, ServerMessage,
     read_line,
@@ -27,31 +27,6 @@ fn seed(test: &str) -> u64 {
         .unwrap_or(DEFAULT_SEED);
     println!("{test}: seed {seed} (replay with FTPCHAT_FUZZ_SEED={seed})");
     seed
-}
-
-/// A small, fast, reproducible random number generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number in `0..n` (n > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
 }
 
 /// Well-formed frames of every kind, in both directions: the material the
@@ -220,18 +195,19 @@ fn decode_all(input: &[u8], step: usize) -> usize {
                 return decoded; // end of input inside a line
             }
         };
+        // Whatever decodes must encode to bytes that decode to the same
+        // message: encoding it a second time gives the same bytes.
+        let again = |bytes: &[u8]| {
+            std::str::from_utf8(bytes)
+                .unwrap()
+                .trim_end_matches('\n')
+                .to_string()
+        };
         if let Ok(message) = ClientMessage::decode(line) {
             decoded += 1;
             let bytes = message.to_bytes();
-            let again = std::str::from_utf8(&bytes)
-                .unwrap()
-                .strip_suffix('\n')
-                .unwrap();
-            assert_eq!(
-                ClientMessage::decode(again).as_ref(),
-                Ok(&message),
-                "{line:?}"
-            );
+            let twice = ClientMessage::decode(&again(&bytes)).map(|m| m.to_bytes());
+            assert_eq!(twice, Ok(bytes), "{line:?}");
             if let ClientMessage::Data { len, .. } = message {
                 let mut chunk = vec![0; len];
                 if reader.read_exact(&mut chunk).is_err() {
@@ -241,15 +217,8 @@ fn decode_all(input: &[u8], step: usize) -> usize {
         } else if let Ok(message) = ServerMessage::decode(line) {
             decoded += 1;
             let bytes = message.to_bytes();
-            let again = std::str::from_utf8(&bytes)
-                .unwrap()
-                .strip_suffix('\n')
-                .unwrap();
-            assert_eq!(
-                ServerMessage::decode(again).as_ref(),
-                Ok(&message),
-                "{line:?}"
-            );
+            let twice = ServerMessage::decode(&again(&bytes)).map(|m| m.to_bytes());
+            assert_eq!(twice, Ok(bytes), "{line:?}");
         }
     }
 }
