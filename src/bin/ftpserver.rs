@@ -37,7 +37,7 @@ use ftpchat::protocol::{
 use outbox::{DEFAULT_STALL_TIMEOUT, Outbox, Priority};
 use relay::Sending;
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -334,7 +334,9 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, server: &Server) {
 /// the handshake, then relays its messages until it leaves.
 fn handle_client(stream: TcpStream, id: ClientId, server: &Server) -> io::Result<()> {
     stream.set_nodelay(true)?; // chat lines are small: send them at once
-    let outbox = Outbox::new(stream.try_clone()?, server.stall_timeout)?;
+    // One socket, shared: this thread reads it, the writer thread writes it.
+    let stream = Arc::new(stream);
+    let outbox = Outbox::new(Arc::clone(&stream), server.stall_timeout)?;
     let thread = {
         let outbox = Arc::clone(&outbox);
         thread::Builder::new()
@@ -346,7 +348,27 @@ fn handle_client(stream: TcpStream, id: ClientId, server: &Server) -> io::Result
         outbox: Arc::clone(&outbox),
         thread: Some(thread),
     };
-    serve_registered(stream, id, server, &outbox)
+    serve_registered(ReadHalf(stream), id, server, &outbox)
+}
+
+/// The reading side of a connection whose socket the writer thread also
+/// uses. A TCP socket may be read by one thread while another writes it,
+/// and `&TcpStream` does both; sharing one socket this way costs one file
+/// descriptor per client, where `try_clone` would cost two.
+struct ReadHalf(Arc<TcpStream>);
+
+impl Read for ReadHalf {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl std::ops::Deref for ReadHalf {
+    type Target = TcpStream;
+
+    fn deref(&self) -> &TcpStream {
+        &self.0
+    }
 }
 
 /// A connection's writer thread. Dropping this guard, however the handler
@@ -368,7 +390,7 @@ impl Drop for Writer {
 }
 
 fn serve_registered(
-    stream: TcpStream,
+    stream: ReadHalf,
     id: ClientId,
     server: &Server,
     outbox: &Arc<Outbox>,
@@ -428,7 +450,7 @@ struct Session<'a> {
 /// nickname. Returns `None` if it leaves (or runs out of time or tries)
 /// first.
 fn handshake<'a>(
-    reader: &mut BufReader<TcpStream>,
+    reader: &mut BufReader<ReadHalf>,
     id: ClientId,
     server: &'a Server,
     outbox: &'a Outbox,
@@ -574,7 +596,7 @@ impl Session<'_> {
     /// which is relayed when the reader has no more input waiting (so a
     /// lone line goes out at once) or the batch is full. A client that
     /// sends many lines quickly has them relayed many per write.
-    fn relay(&mut self, reader: &mut BufReader<TcpStream>) -> io::Result<String> {
+    fn relay(&mut self, reader: &mut BufReader<ReadHalf>) -> io::Result<String> {
         let mut buf = Vec::new();
         let mut keepalive = Keepalive::new(self.server.keepalive);
         loop {
@@ -643,7 +665,7 @@ impl Session<'_> {
     fn handle_message(
         &mut self,
         line: &str,
-        reader: &mut BufReader<TcpStream>,
+        reader: &mut BufReader<ReadHalf>,
     ) -> io::Result<Option<String>> {
         let message = match ClientMessage::decode(line) {
             Ok(message) => message,

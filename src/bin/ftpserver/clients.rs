@@ -640,7 +640,7 @@ mod tests {
         nick: &str,
     ) -> (ClientId, Registration<'c>, BufReader<TcpStream>) {
         let (near, far) = connection();
-        let outbox = Outbox::new(near, Duration::from_secs(5)).unwrap();
+        let outbox = Outbox::new(Arc::new(near), Duration::from_secs(5)).unwrap();
         let writer = Arc::clone(&outbox);
         thread::spawn(move || writer.run_writer());
         let id = ClientId::next();
@@ -680,8 +680,10 @@ mod tests {
         let (_, _alice, _) = member(&clients, "Alice");
         let id = ClientId::next();
         let (near, _far) = connection();
-        let _registration =
-            clients.register(id, Outbox::new(near, Duration::from_secs(5)).unwrap());
+        let _registration = clients.register(
+            id,
+            Outbox::new(Arc::new(near), Duration::from_secs(5)).unwrap(),
+        );
         assert!(clients.join(id, "aLiCe", ClientKind::Plain).is_err());
         assert!(clients.join(id, "alice2", ClientKind::Plain).is_ok());
     }
@@ -691,7 +693,7 @@ mod tests {
         let clients = Clients::new(1);
         let (_, _first, _) = member(&clients, "first");
         let (near, _far) = connection();
-        let outbox = Outbox::new(near, Duration::from_secs(5)).unwrap();
+        let outbox = Outbox::new(Arc::new(near), Duration::from_secs(5)).unwrap();
         assert!(clients.register(ClientId::next(), outbox).is_none());
     }
 }

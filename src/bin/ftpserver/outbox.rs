@@ -93,9 +93,9 @@ pub struct Outbox {
     frame_added: Condvar,
     /// Signalled after the writer has sent frames: wakes waiting senders.
     frames_sent: Condvar,
-    /// The write half of the connection, used by the writer thread only
-    /// (and to shut the socket down).
-    stream: TcpStream,
+    /// The connection, shared with the client's handler thread, which
+    /// reads from it. Only the writer thread writes to it.
+    stream: Arc<TcpStream>,
     /// How long the socket may take no data before the client is cut off.
     stall_timeout: Duration,
 }
@@ -154,7 +154,7 @@ impl Outbox {
     /// # Errors
     ///
     /// Setting the socket's write timeout can fail.
-    pub fn new(stream: TcpStream, stall_timeout: Duration) -> io::Result<Arc<Outbox>> {
+    pub fn new(stream: Arc<TcpStream>, stall_timeout: Duration) -> io::Result<Arc<Outbox>> {
         // The write timeout is how a client that stopped reading is found:
         // a write that makes no progress for this long fails.
         stream.set_write_timeout(Some(stall_timeout))?;
@@ -283,7 +283,7 @@ impl Outbox {
             }; // the lock is released here, before the slow part
             let sent_bytes: usize = batch.iter().map(|frame| frame.len()).sum();
             let parts: Vec<&[u8]> = batch.iter().map(|frame| frame.as_slice()).collect();
-            let result = write_all_vectored(&mut &self.stream, &parts);
+            let result = write_all_vectored(&mut &*self.stream, &parts);
             drop(parts);
             batch.clear();
             let mut queue = self.lock();
