@@ -91,7 +91,12 @@ impl Lines {
     /// Reads lines until one contains `needle`; returns all of them, the
     /// match last.
     pub fn until(&mut self, needle: &str) -> Vec<String> {
-        let deadline = Instant::now() + TIMEOUT;
+        self.until_within(needle, TIMEOUT)
+    }
+
+    /// Like [`Lines::until`], waiting up to `timeout` in all.
+    pub fn until_within(&mut self, needle: &str, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
         let mut lines = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -276,6 +281,10 @@ impl ClientProcess {
             stdout,
             stderr,
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Types one line.
