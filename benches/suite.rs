@@ -46,7 +46,7 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .map(String::as_str)
         .collect();
-    let workloads: [(&str, fn(&mut Report)); 7] = [
+    let workloads: [(&str, Workload); 7] = [
         ("relay", relay),
         ("fan-out", fan_out),
         ("chat", chat),
@@ -68,6 +68,9 @@ fn main() {
     }
     report.print();
 }
+
+/// A workload: runs its measurements and adds them to the report.
+type Workload = fn(&mut Report);
 
 fn cores() -> usize {
     thread::available_parallelism().map_or(1, |n| n.get())
