@@ -98,9 +98,13 @@ pub fn describe(message: &ServerMessage) -> Option<String> {
         }
         ServerMessage::Left { nick, reason } => format!("* {} left ({})", v(nick), v(reason)),
         ServerMessage::Users { total, nicks } => {
-            let names: Vec<Cow<str>> = nicks.split(' ').map(v).collect();
             let noun = if *total == 1 { "user" } else { "users" };
-            format!("* {total} {noun} online: {}", names.join(", "))
+            if nicks.is_empty() {
+                format!("* {total} {noun} online")
+            } else {
+                let names: Vec<Cow<str>> = nicks.split(' ').map(v).collect();
+                format!("* {total} {noun} online: {}", names.join(", "))
+            }
         }
         ServerMessage::Notice { text } => format!("* {}", v(text)),
         ServerMessage::Error { text, .. } => format!("! {}", v(text)),

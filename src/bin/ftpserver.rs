@@ -85,8 +85,10 @@ enum Command {
 }
 
 /// Bytes of the buffer that reads each client's socket. Chat lines are
-/// short; 8 KiB holds many of them, so one read often brings several.
-const READ_BUFFER_BYTES: usize = 8 * 1024;
+/// short; 4 KiB holds dozens of them, so one read often brings several,
+/// and thousands of idle clients cost little memory. (A file chunk larger
+/// than the buffer is read past it, straight into the chunk's own buffer.)
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// Stack size of the two threads each client gets. Their call depth is
 /// small, and a small stack lets one server hold thousands of clients.
@@ -330,24 +332,15 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, server: &Server) {
     }
 }
 
-/// Serves one connection: starts its writer thread, registers it, runs
+/// Serves one connection: sets up its outbox, registers it, runs
 /// the handshake, then relays its messages until it leaves.
 fn handle_client(stream: TcpStream, id: ClientId, server: &Server) -> io::Result<()> {
     stream.set_nodelay(true)?; // chat lines are small: send them at once
     // One socket, shared: this thread reads it, the writer thread writes it.
     let stream = Arc::new(stream);
-    let outbox = Outbox::new(Arc::clone(&stream), server.stall_timeout)?;
-    let thread = {
-        let outbox = Arc::clone(&outbox);
-        thread::Builder::new()
-            .name(format!("writer-{id}"))
-            .stack_size(CLIENT_THREAD_STACK_BYTES)
-            .spawn(move || outbox.run_writer())?
-    };
-    let _writer = Writer {
-        outbox: Arc::clone(&outbox),
-        thread: Some(thread),
-    };
+    let name = format!("writer-{id}");
+    let outbox = Outbox::new(Arc::clone(&stream), server.stall_timeout, name)?;
+    let _closing = Closing(Arc::clone(&outbox));
     serve_registered(ReadHalf(stream), id, server, &outbox)
 }
 
@@ -371,21 +364,17 @@ impl std::ops::Deref for ReadHalf {
     }
 }
 
-/// A connection's writer thread. Dropping this guard, however the handler
-/// ends (a return, an error, even a panic), lets the writer send what is
-/// queued (a goodbye, an error), then waits for it: the connection is fully
-/// closed, and no thread is left behind, when the handler's thread ends.
-struct Writer {
-    outbox: Arc<Outbox>,
-    thread: Option<thread::JoinHandle<()>>,
-}
+/// Closes a connection's outbox when dropped, however the handler ends (a
+/// return, an error, even a panic): what is queued (a goodbye, an error)
+/// is still sent, then the connection is shut down. The handler's thread
+/// waits for that, so no writer thread outlives its connection for long.
+struct Closing(Arc<Outbox>);
 
-impl Drop for Writer {
+impl Drop for Closing {
     fn drop(&mut self) {
-        self.outbox.close();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.0.close();
+        self.0
+            .wait_closed(self.0.stall_timeout() + Duration::from_secs(1));
     }
 }
 
@@ -437,7 +426,7 @@ struct Session<'a> {
     id: ClientId,
     nick: String,
     kind: ClientKind,
-    outbox: &'a Outbox,
+    outbox: &'a Arc<Outbox>,
     server: &'a Server,
     /// Chat messages read but not yet relayed, as encoded `CHAT` lines
     /// (see [`Session::relay`]).
@@ -453,7 +442,7 @@ fn handshake<'a>(
     reader: &mut BufReader<ReadHalf>,
     id: ClientId,
     server: &'a Server,
-    outbox: &'a Outbox,
+    outbox: &'a Arc<Outbox>,
 ) -> io::Result<Option<Session<'a>>> {
     // A connection that never sends a nickname must not hold a place for
     // ever: reads time out during the handshake.
@@ -501,7 +490,7 @@ fn handshake<'a>(
             reply_error(outbox, kind, ErrorCode::BadNick, &text);
             continue;
         }
-        let Ok(nicks) = server.clients.join(id, nick, kind) else {
+        let Ok(users) = server.clients.join(id, nick, kind) else {
             log(format_args!("{id} nickname refused: {nick} is taken"));
             let text = retry_text(kind, &format!("nickname {nick} is already taken"));
             reply_error(outbox, kind, ErrorCode::NickTaken, &text);
@@ -521,7 +510,7 @@ fn handshake<'a>(
             batch: Vec::new(),
             sending: HashMap::new(),
         };
-        session.greet(&nicks);
+        session.greet(users);
         return Ok(Some(session));
     }
     let text = "too many refused nicknames; closing";
@@ -541,7 +530,7 @@ fn retry_text(kind: ClientKind, reason: &str) -> String {
 /// Answers a bad line in the handshake. A line too long leaves the stream
 /// out of step, so the connection ends; other faults let the client retry.
 fn handshake_read_error<'a>(
-    outbox: &Outbox,
+    outbox: &Arc<Outbox>,
     id: ClientId,
     error: io::Error,
 ) -> io::Result<Option<Session<'a>>> {
@@ -554,7 +543,7 @@ fn handshake_read_error<'a>(
 }
 
 /// Sends one `ERROR` line (or its text version to a plain client).
-fn reply_error(outbox: &Outbox, kind: ClientKind, code: ErrorCode, text: &str) {
+fn reply_error(outbox: &Arc<Outbox>, kind: ClientKind, code: ErrorCode, text: &str) {
     let message = ServerMessage::Error {
         code: code.as_str(),
         text,
@@ -563,14 +552,13 @@ fn reply_error(outbox: &Outbox, kind: ClientKind, code: ErrorCode, text: &str) {
 }
 
 /// Sends one message to one client, in the encoding its kind needs.
-fn send_one(outbox: &Outbox, kind: ClientKind, message: &ServerMessage) {
+fn send_one(outbox: &Arc<Outbox>, kind: ClientKind, message: &ServerMessage) {
     outbox.send(encode_for(kind, message), Priority::Urgent);
 }
 
 impl Session<'_> {
     /// Welcomes a new member and tells them who is online.
-    fn greet(&self, nicks: &[String]) {
-        let users = Clients::users_message(nicks);
+    fn greet(&self, users: Vec<u8>) {
         let mut frame = Vec::new();
         match self.kind {
             ClientKind::Full => {

@@ -46,6 +46,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+/// Above this many members, joins and leaves are no longer announced.
+///
+/// Announcing each arrival to everyone costs one message per member, so
+/// filling a room of N people costs N × N / 2 messages: 50 million for
+/// 10,000 people. Chat services and IRC servers stop announcing presence in
+/// large rooms for the same reason; `/who` still lists everyone.
+pub const LARGE_ROOM_MEMBERS: usize = 200;
+
 /// Identifies one connection for as long as the server runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ClientId(u64);
@@ -250,19 +258,15 @@ impl Clients {
         })
     }
 
-    /// Makes connection `id` a member named `nick`, and tells the others.
-    /// Returns the nicknames of everyone now online, to greet the newcomer.
+    /// Makes connection `id` a member named `nick`, and tells the others
+    /// (unless the room is large). Returns the `USERS` lines that greet the
+    /// newcomer: everyone's nickname, or in a large room just the count.
     ///
     /// # Errors
     ///
     /// [`NickTaken`] if another member has that nickname (ignoring case).
-    pub fn join(
-        &self,
-        id: ClientId,
-        nick: &str,
-        kind: ClientKind,
-    ) -> Result<Vec<String>, NickTaken> {
-        let (nicks, recipients) = {
+    pub fn join(&self, id: ClientId, nick: &str, kind: ClientKind) -> Result<Vec<u8>, NickTaken> {
+        let (users, recipients) = {
             let mut registry = self.lock();
             let key = nick_key(nick);
             if registry.ids_by_nick.contains_key(&key) {
@@ -276,10 +280,21 @@ impl Clients {
                 kind,
             });
             registry.ids_by_nick.insert(key, id);
-            (registry.nicks(), registry.members_except(Some(id)))
+            // In a large room, neither the others are told, nor is the
+            // newcomer sent every name: the count will do (`WHO` lists all).
+            if registry.is_large_room() {
+                let total = registry.ids_by_nick.len();
+                (
+                    ServerMessage::Users { total, nicks: "" }.to_bytes(),
+                    Vec::new(),
+                )
+            } else {
+                let users = Clients::users_message(&registry.nicks());
+                (users, registry.members_except(Some(id)))
+            }
         };
         send_batch(&recipients, ServerMessage::Joined { nick }.to_bytes());
-        Ok(nicks)
+        Ok(users)
     }
 
     /// Removes connection `id`; if it was a member, tells the others that
@@ -299,7 +314,11 @@ impl Clients {
                 return;
             }
             let deliveries = registry.forget_relays_of(id, reason);
-            (member.nick, registry.members_except(None), deliveries)
+            let recipients = match registry.is_large_room() {
+                true => Vec::new(),
+                false => registry.members_except(None),
+            };
+            (member.nick, recipients, deliveries)
         };
         // Sending may wait for a slow client: never with the lock held.
         for (outbox, frame, priority) in deliveries {
@@ -553,6 +572,12 @@ impl Relay {
 }
 
 impl Registry {
+    /// Whether the room is too big to announce joins and leaves (see
+    /// [`LARGE_ROOM_MEMBERS`]).
+    fn is_large_room(&self) -> bool {
+        self.ids_by_nick.len() > LARGE_ROOM_MEMBERS
+    }
+
     /// Updates the relays for a client that left: files it was sending are
     /// cancelled, and senders of files it was receiving are told it did
     /// not get them. Returns the frames that say so.
@@ -640,9 +665,7 @@ mod tests {
         nick: &str,
     ) -> (ClientId, Registration<'c>, BufReader<TcpStream>) {
         let (near, far) = connection();
-        let outbox = Outbox::new(Arc::new(near), Duration::from_secs(5)).unwrap();
-        let writer = Arc::clone(&outbox);
-        thread::spawn(move || writer.run_writer());
+        let outbox = Outbox::new(Arc::new(near), Duration::from_secs(5), nick.to_string()).unwrap();
         let id = ClientId::next();
         let registration = clients.register(id, outbox).unwrap();
         clients.join(id, nick, ClientKind::Full).unwrap();
@@ -682,7 +705,7 @@ mod tests {
         let (near, _far) = connection();
         let _registration = clients.register(
             id,
-            Outbox::new(Arc::new(near), Duration::from_secs(5)).unwrap(),
+            Outbox::new(Arc::new(near), Duration::from_secs(5), "test".to_string()).unwrap(),
         );
         assert!(clients.join(id, "aLiCe", ClientKind::Plain).is_err());
         assert!(clients.join(id, "alice2", ClientKind::Plain).is_ok());
@@ -693,7 +716,8 @@ mod tests {
         let clients = Clients::new(1);
         let (_, _first, _) = member(&clients, "first");
         let (near, _far) = connection();
-        let outbox = Outbox::new(Arc::new(near), Duration::from_secs(5)).unwrap();
+        let outbox =
+            Outbox::new(Arc::new(near), Duration::from_secs(5), "test".to_string()).unwrap();
         assert!(clients.register(ClientId::next(), outbox).is_none());
     }
 }

@@ -9,10 +9,17 @@
 //! freeze Alice's thread, and then everyone waiting on Alice.
 //!
 //! So each client gets an **outbox**: a queue of whole frames that other
-//! threads add to, and one writer thread of its own that takes frames off
+//! threads add to, and a writer thread of its own that takes frames off
 //! the queue and writes them. Adding to a queue never blocks on the network.
-//! IRC servers call this the *send queue*. The cost is a second thread per
-//! client and the memory of whatever is queued, so the queue is bounded:
+//! IRC servers call this the *send queue*.
+//!
+//! The writer thread exists only while there is something to write: the
+//! first frame added to an empty, idle outbox starts it, and it ends after
+//! [`LINGER`] with nothing to do. A thread costs about 10 KiB of memory
+//! (its stack and the kernel's bookkeeping), so a server holding thousands
+//! of quiet clients keeps one thread per client (the reader), not two.
+//!
+//! What is queued costs memory too, so the queue is bounded:
 //!
 //! - **Backpressure.** Above [`SOFT_LIMIT_BYTES`] in its queue, a thread
 //!   that adds a frame first waits for the writer to catch up, for at most
@@ -42,6 +49,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
 use std::time::{Duration, Instant};
 
 /// The bytes of one or more whole protocol messages. Shared with `Arc`, so
@@ -69,6 +77,15 @@ pub const STUCK_AFTER: Duration = Duration::from_millis(200);
 /// disconnected. This also bounds how long a file transfer waits for it.
 pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a writer thread waits for more frames before it ends. Long
+/// enough that a conversation keeps its writer, short enough that a
+/// message to thousands of quiet clients does not keep thousands of
+/// threads alive.
+pub const LINGER: Duration = Duration::from_millis(50);
+
+/// Stack size of a writer thread: it only moves frames to the socket.
+const WRITER_STACK_BYTES: usize = 128 * 1024;
+
 /// Most frames the writer sends with one `writev` call.
 const MAX_FRAMES_PER_WRITE: usize = 64;
 
@@ -83,8 +100,8 @@ pub enum Priority {
 }
 
 /// One client's outgoing queue. Shared (`Arc`) by the client's own
-/// handler thread, its writer thread, and the registry, through which
-/// other clients' threads add frames.
+/// handler thread, its writer thread (while there is one), and the
+/// registry, through which other clients' threads add frames.
 pub struct Outbox {
     /// The queue and its state; held only for quick queue operations,
     /// never while writing to the socket.
@@ -93,6 +110,10 @@ pub struct Outbox {
     frame_added: Condvar,
     /// Signalled after the writer has sent frames: wakes waiting senders.
     frames_sent: Condvar,
+    /// Signalled when the writer thread ends: wakes [`Outbox::wait_closed`].
+    writer_ended: Condvar,
+    /// The writer thread's name, for panics and debuggers.
+    name: String,
     /// The connection, shared with the client's handler thread, which
     /// reads from it. Only the writer thread writes to it.
     stream: Arc<TcpStream>,
@@ -114,6 +135,8 @@ struct Queue {
     failure: Option<String>,
     /// When the writer last finished a write (or the queue was made).
     last_progress: Instant,
+    /// Whether a writer thread is running (writing, or lingering).
+    writer_running: bool,
 }
 
 impl Queue {
@@ -126,7 +149,12 @@ impl Queue {
             closed: false,
             failure: None,
             last_progress: Instant::now(),
+            writer_running: false,
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.urgent.is_empty() && self.bulk.is_empty()
     }
 
     /// Whether adding a frame of `priority` should wait for the writer:
@@ -154,7 +182,11 @@ impl Outbox {
     /// # Errors
     ///
     /// Setting the socket's write timeout can fail.
-    pub fn new(stream: Arc<TcpStream>, stall_timeout: Duration) -> io::Result<Arc<Outbox>> {
+    pub fn new(
+        stream: Arc<TcpStream>,
+        stall_timeout: Duration,
+        name: String,
+    ) -> io::Result<Arc<Outbox>> {
         // The write timeout is how a client that stopped reading is found:
         // a write that makes no progress for this long fails.
         stream.set_write_timeout(Some(stall_timeout))?;
@@ -162,9 +194,16 @@ impl Outbox {
             queue: Mutex::new(Queue::new()),
             frame_added: Condvar::new(),
             frames_sent: Condvar::new(),
+            writer_ended: Condvar::new(),
+            name,
             stream,
             stall_timeout,
         }))
+    }
+
+    /// How long the socket may take no data before the client is cut off.
+    pub fn stall_timeout(&self) -> Duration {
+        self.stall_timeout
     }
 
     /// Locks the queue. If another thread panicked while holding the lock,
@@ -182,7 +221,7 @@ impl Outbox {
     ///
     /// Returns `false` if the frame was not queued because the connection
     /// is closing or has failed.
-    pub fn send(&self, frame: Frame, priority: Priority) -> bool {
+    pub fn send(self: &Arc<Self>, frame: Frame, priority: Priority) -> bool {
         let max_wait = match priority {
             Priority::Urgent => CHAT_WAIT,
             Priority::Bulk => self.stall_timeout,
@@ -221,17 +260,64 @@ impl Outbox {
                 queue.bulk.push_back(frame);
             }
         }
+        let start_writer = !queue.writer_running;
+        queue.writer_running = true;
         drop(queue);
-        self.frame_added.notify_one();
+        if start_writer {
+            self.start_writer();
+        } else {
+            self.frame_added.notify_one();
+        }
         true
     }
 
+    /// Starts the writer thread. If the system has no thread to give (a
+    /// limit reached), the client cannot be served, and is disconnected.
+    fn start_writer(self: &Arc<Self>) {
+        let outbox = Arc::clone(self);
+        let spawned = thread::Builder::new()
+            .name(self.name.clone())
+            .stack_size(WRITER_STACK_BYTES)
+            .spawn(move || outbox.run_writer());
+        if let Err(error) = spawned {
+            let mut queue = self.lock();
+            queue.writer_running = false;
+            self.fail(&mut queue, format!("cannot start a writer thread: {error}"));
+            self.writer_ended.notify_all();
+        }
+    }
+
     /// Closes the outbox: frames already queued are still sent, then the
-    /// writer shuts the connection down. Later frames are dropped.
+    /// connection is shut down. Later frames are dropped.
     pub fn close(&self) {
-        self.lock().closed = true;
+        let mut queue = self.lock();
+        queue.closed = true;
+        if !queue.writer_running {
+            // Nothing is queued (a writer would be running), so nothing
+            // is left to send: shut down now.
+            let _ = self.stream.shutdown(Shutdown::Both);
+        }
+        drop(queue);
         self.frame_added.notify_all();
         self.frames_sent.notify_all();
+    }
+
+    /// Waits until the writer thread, if one is running, has sent what was
+    /// queued and ended, or `timeout` passes.
+    pub fn wait_closed(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut queue = self.lock();
+        while queue.writer_running {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            queue = self
+                .writer_ended
+                .wait_timeout(queue, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
     }
 
     /// Why this side cut the connection, if it did.
@@ -254,21 +340,30 @@ impl Outbox {
         self.frames_sent.notify_all();
     }
 
-    /// The writer thread's body: sends queued frames until the outbox is
-    /// closed and empty, or the socket fails; then shuts the socket down.
-    pub fn run_writer(&self) {
+    /// The writer thread's body: sends queued frames (urgent ones first)
+    /// until the queue has been empty for [`LINGER`], or the outbox is
+    /// closed and empty (then it shuts the connection down), or the socket
+    /// fails.
+    fn run_writer(&self) {
         let mut batch: Vec<Frame> = Vec::new();
         loop {
             let priority = {
                 let mut queue = self.lock();
-                while queue.urgent.is_empty() && queue.bulk.is_empty() && !queue.closed {
-                    queue = self
+                while queue.is_empty() {
+                    if queue.closed {
+                        // Everything has been sent: say goodbye to the peer.
+                        let _ = self.stream.shutdown(Shutdown::Both);
+                        return self.end_writer(queue);
+                    }
+                    let (guard, waited) = self
                         .frame_added
-                        .wait(queue)
+                        .wait_timeout(queue, LINGER)
                         .unwrap_or_else(PoisonError::into_inner);
-                }
-                if queue.urgent.is_empty() && queue.bulk.is_empty() {
-                    break; // closed, and everything has been sent
+                    queue = guard;
+                    if waited.timed_out() && queue.is_empty() && !queue.closed {
+                        // Idle: end, and let the next frame start a new one.
+                        return self.end_writer(queue);
+                    }
                 }
                 // Urgent frames first, as many as one system call takes;
                 // a bulk frame only when no urgent one waits.
@@ -291,22 +386,29 @@ impl Outbox {
                 Priority::Urgent => queue.urgent_bytes -= sent_bytes,
                 Priority::Bulk => queue.bulk_bytes -= sent_bytes,
             }
-            if result.is_ok() {
-                queue.last_progress = Instant::now();
-            }
             self.frames_sent.notify_all();
-            if let Err(error) = result {
-                let reason = match error.kind() {
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
-                        "not reading: no data accepted for {} s",
-                        self.stall_timeout.as_secs_f64()
-                    ),
-                    _ => format!("write failed: {error}"),
-                };
-                self.fail(&mut queue, reason);
-                return;
+            match result {
+                Ok(()) => queue.last_progress = Instant::now(),
+                Err(error) => {
+                    let reason = match error.kind() {
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
+                            "not reading: no data accepted for {} s",
+                            self.stall_timeout.as_secs_f64()
+                        ),
+                        _ => format!("write failed: {error}"),
+                    };
+                    self.fail(&mut queue, reason);
+                    return self.end_writer(queue);
+                }
             }
         }
-        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
+    /// Marks the writer thread as ended (with the queue locked, so that a
+    /// frame added at the same moment starts a new one).
+    fn end_writer(&self, mut queue: MutexGuard<'_, Queue>) {
+        queue.writer_running = false;
+        drop(queue);
+        self.writer_ended.notify_all();
     }
 }
