@@ -280,3 +280,30 @@ fn server_logs_events_with_timestamps() {
         assert_eq!(shape, "9999-99-99T99:99:99.999Z", "{line}");
     }
 }
+
+/// Above 200 members, joins and leaves are not announced and a newcomer
+/// is greeted with the count alone; `/who` still lists everyone.
+#[test]
+fn a_large_room_stops_announcing_joins_and_leaves() {
+    let dir = scratch_dir("a_large_room_stops_announcing_joins_and_leaves");
+    let server = ServerProcess::start(&dir);
+    let mut first = RawClient::join_full(server.addr(), "u000");
+    let mut members = Vec::new();
+    for i in 1..200 {
+        members.push(RawClient::join_full(server.addr(), &format!("u{i:03}")));
+        assert_eq!(first.read_line(), format!("JOINED u{i:03}\n"));
+    }
+    // The 201st member: nobody is told, and it learns only the count.
+    let mut late = RawClient::connect(server.addr());
+    late.send(b"HELLO ftpchat/1 late\n");
+    assert_eq!(late.read_line(), "WELCOME late\n");
+    assert_eq!(late.read_line(), "USERS 201\n");
+    drop(late);
+    first.send(b"WHO\n");
+    let users = first.read_line();
+    assert!(users.starts_with("USERS 200 u000 u001 "), "{users}");
+    // With 200 members (the leaver counted), the room is small again:
+    // this departure is announced.
+    members.pop();
+    assert_eq!(first.read_line(), "LEFT u199 connection closed\n");
+}

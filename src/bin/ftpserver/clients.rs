@@ -309,12 +309,15 @@ impl Clients {
             let Some(member) = client.member else {
                 return;
             };
+            // The room's size with the leaver still in it decides, as the
+            // size with the newcomer in it does for a join.
+            let large = registry.is_large_room();
             registry.ids_by_nick.remove(&nick_key(&member.nick));
             if registry.closing {
                 return;
             }
             let deliveries = registry.forget_relays_of(id, reason);
-            let recipients = match registry.is_large_room() {
+            let recipients = match large {
                 true => Vec::new(),
                 false => registry.members_except(None),
             };
@@ -573,7 +576,7 @@ impl Relay {
 
 impl Registry {
     /// Whether the room is too big to announce joins and leaves (see
-    /// [`LARGE_ROOM_MEMBERS`]).
+    /// [`LARGE_ROOM_MEMBERS`]), counting whoever is arriving or leaving.
     fn is_large_room(&self) -> bool {
         self.ids_by_nick.len() > LARGE_ROOM_MEMBERS
     }
