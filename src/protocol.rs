@@ -75,7 +75,7 @@ pub const MAX_CHUNK_LEN: usize = 1024 * 1024;
 /// pay a header, a few system calls and a thread wake-up each; above
 /// 64 KiB that cost is already small, while the memory a relay holds per
 /// recipient grows with the chunk.
-pub const DEFAULT_CHUNK_LEN: usize = 64 * 1024;
+pub const DEFAULT_CHUNK_LEN: usize = 256 * 1024;
 
 /// The reasons the server gives in an `ERROR` line. Each has a short
 /// machine-readable code that a client can match on; the human-readable

@@ -19,6 +19,10 @@
 //! its real name only when it is complete and the checksum matches (see
 //! `ftpchat::files`). A [`Download`] that is dropped before that, for any
 //! reason, deletes its temporary file.
+//!
+//! Writing to disk and checksumming take as long as reading from the
+//! network, so a [`DiskWriter`] thread does them while the receiver thread
+//! reads the next chunk: the two steps overlap, as on an assembly line.
 
 use crate::Client;
 use ftpchat::checksum::Cksum;
@@ -30,7 +34,7 @@ use std::fs::{self, File};
 use std::io::{self, BufRead, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -336,8 +340,7 @@ struct Download {
     name: String,
     size: u64,
     received: u64,
-    checksum: Cksum,
-    file: File,
+    disk: DiskWriter,
     temp: PathBuf,
     progress: Progress,
     /// Set once the file has its real name; until then, dropping the
@@ -391,8 +394,7 @@ impl Downloads {
                     name,
                     size,
                     received: 0,
-                    checksum: Cksum::new(),
-                    file,
+                    disk: DiskWriter::start(file),
                     temp,
                     progress,
                     published: false,
@@ -423,23 +425,36 @@ impl Downloads {
         len: usize,
     ) -> io::Result<()> {
         // The chunk is read from the same buffered reader as the header,
-        // which may already hold its first bytes.
-        self.chunk.resize(len, 0);
-        reader.read_exact(&mut self.chunk)?;
-        let Some(Some(download)) = self.active.get_mut(&id) else {
-            return Ok(()); // a file we gave up on, or never heard of
+        // which may already hold its first bytes; it is read in any case, so
+        // that the stream stays in step.
+        let wanted = match self.active.get_mut(&id) {
+            Some(Some(download)) if download.received + len as u64 <= download.size => {
+                download.disk.buffer()
+            }
+            _ => None,
         };
-        if download.received + len as u64 > download.size {
-            let why = format!("more data than the {} bytes announced", download.size);
-            self.fail(client, id, &why);
+        let Some(mut chunk) = wanted else {
+            self.chunk.resize(len, 0);
+            reader.read_exact(&mut self.chunk)?;
+            match self.active.get_mut(&id) {
+                Some(Some(download)) if download.received + len as u64 > download.size => {
+                    let why = format!("more data than the {} bytes announced", download.size);
+                    self.fail(client, id, &why);
+                }
+                Some(Some(_)) => self.fail_disk(client, id),
+                _ => {} // a file we gave up on, or never heard of
+            }
+            return Ok(());
+        };
+        chunk.resize(len, 0);
+        reader.read_exact(&mut chunk)?;
+        let Some(Some(download)) = self.active.get_mut(&id) else {
+            return Ok(());
+        };
+        if !download.disk.write(chunk) {
+            self.fail_disk(client, id);
             return Ok(());
         }
-        if let Err(error) = download.file.write_all(&self.chunk) {
-            let why = format!("cannot write {}: {error}", download.temp.display());
-            self.fail(client, id, &why);
-            return Ok(());
-        }
-        download.checksum.update(&self.chunk);
         download.received += len as u64;
         download.progress.show(&client.screen, download.received);
         Ok(())
@@ -452,7 +467,16 @@ impl Downloads {
             return;
         };
         download.progress.clear(&client.screen);
-        let ours = download.checksum.finish();
+        let (file, ours) = match download.disk.finish() {
+            Ok(written) => written,
+            Err(error) => {
+                let why = format!("cannot write {}: {error}", download.temp.display());
+                self.active.insert(id, Some(download));
+                self.fail(client, id, &why);
+                self.active.remove(&id);
+                return;
+            }
+        };
         let problem = if download.received != download.size {
             Some(format!(
                 "only {} of {} bytes arrived",
@@ -462,7 +486,7 @@ impl Downloads {
             Some(format!(
                 "checksum mismatch (sender {checksum}, received {ours})"
             ))
-        } else if let Err(error) = download.file.sync_data() {
+        } else if let Err(error) = file.sync_data() {
             // Wait until the data is on the disk before giving the file its
             // name: otherwise a power cut could leave the name pointing at
             // missing data. (This costs about a third of the time of a
@@ -514,6 +538,17 @@ impl Downloads {
         }
     }
 
+    /// Gives up on file `id` because writing it failed, with the error the
+    /// disk thread met.
+    fn fail_disk(&mut self, client: &Client, id: u64) {
+        if let Some(Some(download)) = self.active.get_mut(&id) {
+            let error = download.disk.finish().err();
+            let error = error.map_or("the disk writer stopped".to_string(), |e| e.to_string());
+            let why = format!("cannot write {}: {error}", download.temp.display());
+            self.fail(client, id, &why);
+        }
+    }
+
     /// Gives up on file `id`: deletes what arrived, tells the user and the
     /// sender, and drops the rest of its chunks as they come.
     fn fail(&mut self, client: &Client, id: u64, why: &str) {
@@ -524,6 +559,88 @@ impl Downloads {
             ));
         }
         client.report(id, Delivery::Failed(why));
+    }
+}
+
+/// How many chunk buffers one download cycles through: enough to keep
+/// both threads busy, few enough that memory stays small.
+const DISK_BUFFERS: usize = 4;
+
+/// Writes one file's chunks, and keeps its checksum, on a thread of its
+/// own. The receiver thread takes an empty buffer ([`DiskWriter::buffer`]),
+/// reads a chunk into it, and hands it over ([`DiskWriter::write`]); the
+/// disk thread writes it and hands the buffer back. [`DISK_BUFFERS`]
+/// buffers go round, so memory stays flat.
+struct DiskWriter {
+    /// Full buffers to the disk thread; `None` once finished.
+    full: Option<SyncSender<Vec<u8>>>,
+    /// Empty buffers back from it.
+    empty: Receiver<Vec<u8>>,
+    /// Buffers made so far.
+    made: usize,
+    /// The disk thread: returns the file and its checksum, or the write
+    /// error that stopped it.
+    thread: Option<JoinHandle<io::Result<(File, u32)>>>,
+}
+
+impl DiskWriter {
+    fn start(mut file: File) -> DiskWriter {
+        let (full, chunks) = mpsc::sync_channel::<Vec<u8>>(DISK_BUFFERS);
+        let (give_back, empty) = mpsc::channel();
+        let thread = thread::spawn(move || {
+            let mut checksum = Cksum::new();
+            for chunk in chunks {
+                file.write_all(&chunk)?;
+                checksum.update(&chunk);
+                let _ = give_back.send(chunk);
+            }
+            Ok((file, checksum.finish()))
+        });
+        DiskWriter {
+            full: Some(full),
+            empty,
+            made: 0,
+            thread: Some(thread),
+        }
+    }
+
+    /// An empty buffer for the next chunk: a new one while fewer than
+    /// [`DISK_BUFFERS`] exist, else one the disk thread has finished with.
+    /// `None` if the disk thread has stopped (a write failed).
+    fn buffer(&mut self) -> Option<Vec<u8>> {
+        if let Ok(buffer) = self.empty.try_recv() {
+            return Some(buffer);
+        }
+        if self.made < DISK_BUFFERS {
+            self.made += 1;
+            return Some(Vec::new());
+        }
+        self.empty.recv().ok()
+    }
+
+    /// Hands a chunk to the disk thread. `false` if it has stopped.
+    fn write(&mut self, chunk: Vec<u8>) -> bool {
+        self.full
+            .as_ref()
+            .is_some_and(|full| full.send(chunk).is_ok())
+    }
+
+    /// Waits for every chunk to be written; returns the file and the
+    /// checksum of everything written, or the error that stopped it.
+    fn finish(&mut self) -> io::Result<(File, u32)> {
+        self.full = None; // no more chunks: the disk thread's loop ends
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the disk writer panicked")),
+            None => Err(io::Error::other("the file was already finished")),
+        }
+    }
+}
+
+impl Drop for DiskWriter {
+    fn drop(&mut self) {
+        // Let the thread write what it has (a few chunks at most) and end.
+        let _ = self.finish();
     }
 }
 
