@@ -68,13 +68,13 @@ pub const MAX_CHUNK_LEN: usize = 1024 * 1024;
 
 /// The chunk size the client uses unless told otherwise (`--chunk-size`).
 ///
-/// Chosen by measurement: a 1 GiB file relayed through the server on
-/// loopback (2 cores) moved at about 165 MiB/s in 1 KiB chunks (the
-/// original program's), 520 MiB/s in 16 KiB chunks, and about 950 MiB/s in
-/// 64 KiB chunks, against about 760 MiB/s in 256 KiB chunks. Small chunks
-/// pay a header, a few system calls and a thread wake-up each; above
-/// 64 KiB that cost is already small, while the memory a relay holds per
-/// recipient grows with the chunk.
+/// Chosen by measurement (`cargo bench -- chunk-size`, in BENCHMARKS.md): a
+/// 256 MiB file relayed on loopback (2 cores), saved and flushed to disk,
+/// moved at about 155 MB/s in 1 KiB chunks (the original program's),
+/// 580 MB/s in 16 KiB, 760 MB/s in 64 KiB, 875 MB/s in 256 KiB and 905 MB/s
+/// in 1 MiB chunks. Small chunks pay a header, a few system calls and a
+/// thread wake-up each; past 256 KiB the gain is small, while the memory
+/// a relay holds per recipient grows with the chunk.
 pub const DEFAULT_CHUNK_LEN: usize = 256 * 1024;
 
 /// The reasons the server gives in an `ERROR` line. Each has a short

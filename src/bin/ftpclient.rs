@@ -55,7 +55,7 @@ options:
   --port N            the server's port
   --host ADDR         the server's address or host name (default 127.0.0.1)
   --dir DIR           where received files are saved (default rec)
-  --chunk-size BYTES  size of the chunks files are sent in (default 65536,
+  --chunk-size BYTES  size of the chunks files are sent in (default 262144,
                       at most 1048576)
   --keepalive SECS    silence from the server after which it is pinged; no
                       answer within as long again and the client gives up
