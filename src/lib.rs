@@ -13,6 +13,7 @@
 //! | [`files`] | safe names, temporary files, publishing | never trust a name; all-or-nothing saving |
 //! | [`input`] | what a typed line means (`/msg`, `/who`, ...) | one parser for both kinds of client |
 //! | [`display`] | the text a person sees for each message | never print a peer's bytes raw |
+//! | [`keepalive`] | `PING` after silence, give up after more | noticing a peer that vanished (half-open connections) |
 //! | [`cli`] | command-line options | (plain Rust) |
 //! | [`clock`] | timestamps for log lines | (plain Rust) |
 //!

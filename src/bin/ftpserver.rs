@@ -90,8 +90,9 @@ enum Command {
 /// than the buffer is read past it, straight into the chunk's own buffer.)
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 
-/// Stack size of the two threads each client gets. Their call depth is
-/// small, and a small stack lets one server hold thousands of clients.
+/// Stack size of each client's handler thread. Its call depth is small;
+/// only the stack pages a thread touches cost memory, but a small stack
+/// also keeps the address space of ten thousand threads modest.
 const CLIENT_THREAD_STACK_BYTES: usize = 256 * 1024;
 
 /// How long `/quit` waits for connections to close before it exits anyway.
