@@ -137,7 +137,7 @@ fn seconds(args: &mut Args, option: &str) -> Result<Duration, UsageError> {
 
 fn parse_args(mut args: Args) -> Result<Command, UsageError> {
     let mut config = Config {
-        host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        host: DEFAULT_HOST.parse().expect("DEFAULT_HOST is an IP address"),
         ports: Vec::new(),
         max_clients: 1000,
         handshake_timeout: Duration::from_secs(30),
@@ -145,7 +145,6 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
         stall_timeout: DEFAULT_STALL_TIMEOUT,
         max_file_size: u64::MAX,
     };
-    debug_assert_eq!(config.host.to_string(), DEFAULT_HOST);
     while let Some(option) = args.next_option()? {
         match option.as_str() {
             "--host" => config.host = args.parsed(&option)?,
@@ -333,8 +332,9 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, server: &Server) {
     }
 }
 
-/// Serves one connection: sets up its outbox, registers it, runs
-/// the handshake, then relays its messages until it leaves.
+/// Serves one connection: sets up its outbox (whose writer thread starts
+/// when there is something to send), registers it, runs the handshake,
+/// then relays its messages until it leaves.
 fn handle_client(stream: TcpStream, id: ClientId, server: &Server) -> io::Result<()> {
     stream.set_nodelay(true)?; // chat lines are small: send them at once
     // One socket, shared: this thread reads it, the writer thread writes it.
