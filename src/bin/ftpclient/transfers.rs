@@ -148,12 +148,16 @@ impl Upload {
     /// Sends the file and prints how it went. Problems are printed, not
     /// returned: this runs on its own thread, and the user wants to know.
     fn run(mut self, client: &Client, replies: &Receiver<Reply>) {
-        if let Err(problem) = self.send(client, replies) {
-            client.screen.complain(&format!("! {problem}"));
+        match self.send(client, replies) {
+            Ok(()) => {}
+            Err(Stop::Problem(problem)) => client.screen.complain(&format!("! {problem}")),
+            // The receiver thread reports a lost connection, and names
+            // every file in flight: no need to say it twice.
+            Err(Stop::ConnectionLost) => {}
         }
     }
 
-    fn send(&mut self, client: &Client, replies: &Receiver<Reply>) -> Result<(), String> {
+    fn send(&mut self, client: &Client, replies: &Receiver<Reply>) -> Result<(), Stop> {
         let name = make_visible(&self.name).into_owned();
         let offer = ClientMessage::Send {
             id: self.id,
@@ -161,16 +165,18 @@ impl Upload {
             to: self.to.as_deref().unwrap_or("*"),
             name: &self.name,
         };
-        client
-            .send(&offer)
-            .map_err(|e| connection_lost(&name, &e))?;
+        client.send(&offer).map_err(|_| Stop::ConnectionLost)?;
         let mut reports = Reports::default();
         let recipients = loop {
             match replies.recv_timeout(ACCEPT_TIMEOUT) {
                 Ok(Reply::Accepted(count)) => break count,
-                Ok(Reply::Refused(text)) => return Err(format!("cannot send {name}: {text}")),
+                Ok(Reply::Refused(text)) => {
+                    return Err(format!("cannot send {name}: {text}").into());
+                }
                 Ok(Reply::Delivered { nick, outcome }) => reports.add(nick, outcome),
-                Err(_) => return Err(format!("cannot send {name}: the server did not answer")),
+                Err(_) => {
+                    return Err(format!("cannot send {name}: the server did not answer").into());
+                }
             }
         };
         let target = match &self.to {
@@ -190,7 +196,7 @@ impl Upload {
                 id: self.id,
                 checksum,
             };
-            client.send(&done).map_err(|e| connection_lost(&name, &e))?;
+            client.send(&done).map_err(|_| Stop::ConnectionLost)?;
             // Wait until every recipient has said how it went.
             let deadline = Instant::now() + REPORT_TIMEOUT;
             while reports.count() < recipients {
@@ -198,7 +204,7 @@ impl Upload {
                 match replies.recv_timeout(left) {
                     Ok(Reply::Delivered { nick, outcome }) => reports.add(nick, outcome),
                     Ok(Reply::Refused(text)) => {
-                        return Err(format!("sending {name} failed: {text}"));
+                        return Err(format!("sending {name} failed: {text}").into());
                     }
                     Ok(Reply::Accepted(_)) => {}
                     Err(_) => break,
@@ -246,7 +252,7 @@ impl Upload {
         replies: &Receiver<Reply>,
         recipients: usize,
         reports: &mut Reports,
-    ) -> Result<Option<u32>, String> {
+    ) -> Result<Option<u32>, Stop> {
         let name = make_visible(&self.name).into_owned();
         let label = format!("{} >", short_name(&name));
         let mut progress = Progress::new(format!("send {}", self.id), label, self.size);
@@ -267,7 +273,7 @@ impl Upload {
             }
             if let Some(text) = refused.take() {
                 progress.clear(&client.screen);
-                return Err(format!("sending {name} stopped: {text}"));
+                return Err(format!("sending {name} stopped: {text}").into());
             }
             if reports.count() == recipients {
                 // Every recipient has already failed: stop wasting the
@@ -291,7 +297,7 @@ impl Upload {
             checksum.update(&chunk[..len]);
             client
                 .send_data(self.id, &chunk[..len])
-                .map_err(|e| connection_lost(&name, &e))?;
+                .map_err(|_| Stop::ConnectionLost)?;
             sent += len as u64;
             progress.show(&client.screen, sent);
         };
@@ -301,13 +307,23 @@ impl Upload {
                 id: self.id,
                 reason: &why,
             });
-            format!("sending {name} stopped: {why}")
+            Stop::Problem(format!("sending {name} stopped: {why}"))
         })
     }
 }
 
-fn connection_lost(name: &str, error: &io::Error) -> String {
-    format!("sending {name} stopped: the connection failed: {error}")
+/// Why sending a file stopped early.
+enum Stop {
+    /// Something to tell the user.
+    Problem(String),
+    /// The connection failed; the receiver thread tells the user.
+    ConnectionLost,
+}
+
+impl From<String> for Stop {
+    fn from(problem: String) -> Stop {
+        Stop::Problem(problem)
+    }
 }
 
 /// Reads until `buf` is full or the file ends; returns how much was read.
