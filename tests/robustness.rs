@@ -217,12 +217,16 @@ fn a_server_killed_mid_transfer_leaves_no_partial_file() {
 
     assert_eq!(alice.wait_exit().code(), Some(1));
     let errors = alice.stderr.rest();
+    assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(
-        errors
-            .iter()
-            .any(|line| line.starts_with("! sending big.bin stopped: ")),
+        errors[0].starts_with("! sending big.bin stopped: "),
         "{errors:?}"
     );
+    assert!(
+        errors[0].ends_with("; its recipients may not have it"),
+        "{errors:?}"
+    );
+    assert!(errors[1].starts_with("ftpclient: "), "{errors:?}");
     assert!(
         alice
             .stdout
@@ -283,4 +287,32 @@ fn nothing_from_other_users_reaches_the_terminal_raw() {
     for line in everything {
         assert!(!line.chars().any(|c| c.is_control()), "{line:?}");
     }
+}
+
+/// A script whose input has already ended (as with `echo "transfer f" |
+/// ftpclient`) still reports a file cut off by a dying server, and exits
+/// with 1, not 0.
+#[test]
+fn a_finished_script_still_reports_a_transfer_cut_off() {
+    let dir = scratch_dir("a_finished_script_still_reports_a_transfer_cut_off");
+    let mut server = ServerProcess::start(&dir);
+    let mut bob = ClientProcess::join(&client_dir(&dir, "bob"), server.addr(), "bob");
+    let alice_dir = client_dir(&dir, "alice");
+    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+    fs::write(alice_dir.join("big.bin"), test_bytes(96 * 1024 * 1024, 8)).unwrap();
+
+    alice.send("transfer big.bin");
+    alice.close_input();
+    bob.stdout.expect("* receiving big.bin");
+    server.kill();
+    assert_eq!(alice.wait_exit().code(), Some(1));
+    let errors = alice.stderr.rest();
+    assert!(
+        errors[0].starts_with("! sending big.bin stopped: "),
+        "{errors:?}"
+    );
+    assert!(
+        errors[0].ends_with("; its recipients may not have it"),
+        "{errors:?}"
+    );
 }

@@ -233,6 +233,15 @@ fn run(config: Config) -> io::Result<()> {
     for upload in uploads {
         let _ = upload.join();
     }
+    if !client.outgoing().is_empty() {
+        // A file is still listed as being sent: its connection failed. The
+        // receiver thread reports that, naming the file, and ends the
+        // program with an error; leaving now would claim all was well.
+        let _ = receiver.join();
+        return Err(io::Error::other(
+            "the connection failed while sending files",
+        ));
+    }
 
     // Leaving: say so, and give the server a moment to answer and close,
     // so that anything it sent before its goodbye is still printed.

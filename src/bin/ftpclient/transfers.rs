@@ -107,11 +107,7 @@ pub fn start_upload(
     let client = Arc::clone(client);
     thread::Builder::new()
         .name(format!("upload-{}", upload.id))
-        .spawn(move || {
-            let id = upload.id;
-            upload.run(&client, &receiver);
-            client.outgoing().remove(&id);
-        })
+        .spawn(move || upload.run(&client, &receiver))
         .map_err(|e| format!("cannot start sending {path}: {e}"))
 }
 
@@ -151,10 +147,11 @@ impl Upload {
         match self.send(client, replies) {
             Ok(()) => {}
             Err(Stop::Problem(problem)) => client.screen.complain(&format!("! {problem}")),
-            // The receiver thread reports a lost connection, and names
-            // every file in flight: no need to say it twice.
-            Err(Stop::ConnectionLost) => {}
+            // The receiver thread reports a lost connection, naming every
+            // file still listed as being sent: so this one stays listed.
+            Err(Stop::ConnectionLost) => return,
         }
+        client.outgoing().remove(&self.id);
     }
 
     fn send(&mut self, client: &Client, replies: &Receiver<Reply>) -> Result<(), Stop> {
