@@ -6,7 +6,8 @@
 //! [`run`] opens the listening sockets, [`accept_loop`] waits for clients,
 //! and [`handle_client`] serves one connection from handshake to goodbye.
 //! `clients.rs` holds the registry every thread shares; `outbox.rs` the
-//! per-client send queue that keeps a slow client from stalling the rest.
+//! per-client send queue that keeps a slow client from stalling the rest;
+//! `relay.rs` how a file is passed on, chunk by chunk.
 //!
 //! Try it: `cargo run --bin ftpserver`, then in another terminal
 //! `cargo run --bin ftpclient` or `nc 127.0.0.1 5555`. Type `/quit` in the
@@ -342,7 +343,7 @@ fn handle_client(stream: TcpStream, id: ClientId, server: &Server) -> io::Result
     let name = format!("writer-{id}");
     let outbox = Outbox::new(Arc::clone(&stream), server.stall_timeout, name)?;
     let _closing = Closing(Arc::clone(&outbox));
-    serve_registered(ReadHalf(stream), id, server, &outbox)
+    register_and_serve(ReadHalf(stream), id, server, &outbox)
 }
 
 /// The reading side of a connection whose socket the writer thread also
@@ -379,20 +380,19 @@ impl Drop for Closing {
     }
 }
 
-fn serve_registered(
+/// Takes a place in the registry (or refuses the connection if the server
+/// is full), runs the handshake, relays the member's messages, and logs
+/// why it left. Leaving the registry happens when `registration` drops.
+fn register_and_serve(
     stream: ReadHalf,
     id: ClientId,
     server: &Server,
     outbox: &Arc<Outbox>,
 ) -> io::Result<()> {
     let Some(mut registration) = server.clients.register(id, Arc::clone(outbox)) else {
-        let text = "the server is full; try again later";
         log(format_args!("{id} refused: server full"));
-        let error = ServerMessage::Error {
-            code: ErrorCode::ServerFull.as_str(),
-            text,
-        };
-        outbox.send(Arc::new(error.to_bytes()), Priority::Urgent);
+        let text = "the server is full; try again later";
+        reply_error(outbox, ClientKind::Full, ErrorCode::ServerFull, text);
         return Ok(());
     };
     // One buffered reader for the whole life of the connection: it may
