@@ -253,8 +253,11 @@ impl Upload {
         let name = make_visible(&self.name).into_owned();
         let label = format!("{} >", short_name(&name));
         let mut progress = Progress::new(format!("send {}", self.id), label, self.size);
-        let mut checksum = Cksum::new();
-        let mut chunk = vec![0u8; client.chunk_len];
+        let file = self
+            .file
+            .try_clone()
+            .map_err(|e| Stop::Problem(format!("cannot send {name}: {e}")))?;
+        let mut reader = FileReader::start(file, self.size, client.chunk_len);
         let mut sent = 0u64;
         // The server may give up on the file itself (`REFUSED`); then there
         // is nothing to cancel.
@@ -283,19 +286,17 @@ impl Upload {
                 break Ok(None);
             }
             if sent == self.size {
-                break Ok(Some(checksum.finish()));
+                break Ok(Some(reader.finish()));
             }
-            let want = chunk.len().min((self.size - sent) as usize);
-            let len = match read_full(&mut self.file, &mut chunk[..want]) {
-                Ok(0) => break Err("the file got shorter while it was being sent".to_string()),
-                Ok(len) => len,
-                Err(e) => break Err(format!("cannot read it: {e}")),
+            let chunk = match reader.next() {
+                Ok(chunk) => chunk,
+                Err(e) => break Err(e.to_string()),
             };
-            checksum.update(&chunk[..len]);
             client
-                .send_data(self.id, &chunk[..len])
+                .send_data(self.id, &chunk)
                 .map_err(|_| Stop::ConnectionLost)?;
-            sent += len as u64;
+            sent += chunk.len() as u64;
+            reader.give_back(chunk);
             progress.show(&client.screen, sent);
         };
         progress.clear(&client.screen);
@@ -578,6 +579,85 @@ impl Downloads {
 /// How many chunk buffers one download cycles through: enough to keep
 /// both threads busy, few enough that memory stays small.
 const DISK_BUFFERS: usize = 4;
+
+/// Reads one file's chunks, and keeps its checksum, on a thread of its
+/// own: the sending side's counterpart of [`DiskWriter`], so that reading
+/// the next chunk from disk overlaps with sending this one. The same
+/// [`DISK_BUFFERS`] buffers go round between the two threads.
+struct FileReader {
+    /// Chunks read, in order (or the error that stopped the reading).
+    full: Receiver<io::Result<Vec<u8>>>,
+    /// Buffers sent, given back to be filled again.
+    empty: Sender<Vec<u8>>,
+    /// The reader thread; returns the checksum of everything it read.
+    thread: Option<JoinHandle<u32>>,
+}
+
+impl FileReader {
+    /// Starts reading `size` bytes of `file` in chunks of `chunk_len`.
+    fn start(mut file: File, size: u64, chunk_len: usize) -> FileReader {
+        let (full_tx, full) = mpsc::sync_channel(DISK_BUFFERS);
+        let (empty, returned) = mpsc::channel::<Vec<u8>>();
+        let thread = thread::spawn(move || {
+            let mut checksum = Cksum::new();
+            let (mut made, mut left) = (0, size);
+            while left > 0 {
+                let next = match returned.try_recv() {
+                    Ok(buffer) => Ok(buffer),
+                    Err(_) if made < DISK_BUFFERS => {
+                        made += 1;
+                        Ok(Vec::new())
+                    }
+                    Err(_) => returned.recv(),
+                };
+                let Ok(mut buffer) = next else { break }; // the sender stopped
+                buffer.resize(chunk_len.min(left as usize), 0);
+                let chunk = match read_full(&mut file, &mut buffer) {
+                    Ok(0) => Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the file got shorter while it was being sent",
+                    )),
+                    Ok(len) => {
+                        buffer.truncate(len);
+                        checksum.update(&buffer);
+                        left -= len as u64;
+                        Ok(buffer)
+                    }
+                    Err(e) => Err(io::Error::new(e.kind(), format!("cannot read it: {e}"))),
+                };
+                let failed = chunk.is_err();
+                if full_tx.send(chunk).is_err() || failed {
+                    break;
+                }
+            }
+            checksum.finish()
+        });
+        FileReader {
+            full,
+            empty,
+            thread: Some(thread),
+        }
+    }
+
+    /// The next chunk of the file.
+    fn next(&mut self) -> io::Result<Vec<u8>> {
+        self.full
+            .recv()
+            .unwrap_or_else(|_| Err(io::Error::other("the file reader stopped")))
+    }
+
+    /// Gives a sent chunk's buffer back, to be filled again.
+    fn give_back(&mut self, buffer: Vec<u8>) {
+        let _ = self.empty.send(buffer);
+    }
+
+    /// The checksum of the whole file, once every chunk has been taken.
+    fn finish(&mut self) -> u32 {
+        self.thread
+            .take()
+            .map_or(0, |thread| thread.join().unwrap_or(0))
+    }
+}
 
 /// Writes one file's chunks, and keeps its checksum, on a thread of its
 /// own. The receiver thread takes an empty buffer ([`DiskWriter::buffer`]),
