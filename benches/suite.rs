@@ -179,7 +179,8 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// Writes a file of `len` random bytes (random, so nothing on the way can
-/// compress or skip it).
+/// compress or skip it), and flushes it to disk, so that writing it back
+/// does not compete with the measurements that follow.
 fn random_file(path: &Path, len: u64) {
     let mut rng = Rng::new(len);
     let mut file = io::BufWriter::with_capacity(1 << 20, File::create(path).unwrap());
@@ -193,7 +194,7 @@ fn random_file(path: &Path, len: u64) {
         file.write_all(&block[..n]).unwrap();
         written += n as u64;
     }
-    file.flush().unwrap();
+    file.into_inner().unwrap().sync_all().unwrap();
 }
 
 /// Peak resident memory of a process so far, in KiB (`VmHWM`), or its
