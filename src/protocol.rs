@@ -68,13 +68,12 @@ pub const MAX_CHUNK_LEN: usize = 1024 * 1024;
 
 /// The chunk size the client uses unless told otherwise (`--chunk-size`).
 ///
-/// Chosen by measurement (`cargo bench -- chunk-size`, in BENCHMARKS.md): a
-/// 256 MiB file relayed on loopback (2 cores), saved and flushed to disk,
-/// moved at about 155 MB/s in 1 KiB chunks (the original program's),
-/// 580 MB/s in 16 KiB, 760 MB/s in 64 KiB, 875 MB/s in 256 KiB and 905 MB/s
-/// in 1 MiB chunks. Small chunks pay a header, a few system calls and a
-/// thread wake-up each; past 256 KiB the gain is small, while the memory
-/// a relay holds per recipient grows with the chunk.
+/// Chosen by measurement (`cargo bench -- chunk-size`; the numbers are in
+/// BENCHMARKS.md): relayed throughput rises steeply with the chunk size up
+/// to 256 KiB and levels off after it, and 1 KiB chunks, the original
+/// program's, are about ten times slower. Small chunks pay a header, a few
+/// system calls and a thread wake-up each; larger ones only hold more
+/// memory per recipient.
 pub const DEFAULT_CHUNK_LEN: usize = 256 * 1024;
 
 /// The reasons the server gives in an `ERROR` line. Each has a short
