@@ -166,14 +166,14 @@ impl Screen {
     }
 
     /// Draws the status, the prompt and the input typed so far on the
-    /// current row. Each is cut to fit: the status to half the row, the
+    /// current row. Each is cut to fit: the status to two thirds of the row, the
     /// input to its tail.
     fn redraw(&self, editor: &mut Editor) {
         let mut status = String::new();
         if !editor.status.is_empty() {
             let all: Vec<&str> = editor.status.values().map(String::as_str).collect();
             let mut inside = all.join(" | ");
-            let room = editor.columns / 2 - 3; // leaves room for "[", "] " and the input
+            let room = editor.columns * 2 / 3 - 3; // leaves room for "[", "] " and the input
             if let Some((cut, _)) = inside.char_indices().nth(room) {
                 inside.truncate(cut);
                 inside.push('…');
