@@ -188,21 +188,46 @@ fn the_client_gives_up_on_a_silent_server() {
     fake_server.join().unwrap();
 }
 
+/// A server, and alice half way through sending bob a 96 MiB file: bob
+/// has seen it begin, and most of it is still on its way.
+struct MidTransfer {
+    server: ServerProcess,
+    bob: ClientProcess,
+    bob_dir: PathBuf,
+    alice: ClientProcess,
+}
+
+impl MidTransfer {
+    fn start(test_name: &str) -> MidTransfer {
+        let dir = scratch_dir(test_name);
+        let server = ServerProcess::start(&dir);
+        let bob_dir = client_dir(&dir, "bob");
+        let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+        let alice_dir = client_dir(&dir, "alice");
+        let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+        fs::write(alice_dir.join("big.bin"), test_bytes(96 * 1024 * 1024, 5)).unwrap();
+        alice.send("transfer big.bin");
+        bob.stdout.expect("* receiving big.bin");
+        MidTransfer {
+            server,
+            bob,
+            bob_dir,
+            alice,
+        }
+    }
+}
+
 /// A server killed (SIGKILL) in the middle of a file: the receiver says
 /// so, removes its partial file and exits with 1; the sender says its
 /// recipients may not have the file and exits with 1.
 #[test]
 fn a_server_killed_mid_transfer_leaves_no_partial_file() {
-    let dir = scratch_dir("a_server_killed_mid_transfer_leaves_no_partial_file");
-    let mut server = ServerProcess::start(&dir);
-    let bob_dir = client_dir(&dir, "bob");
-    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
-    let alice_dir = client_dir(&dir, "alice");
-    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
-    fs::write(alice_dir.join("big.bin"), test_bytes(96 * 1024 * 1024, 5)).unwrap();
-
-    alice.send("transfer big.bin");
-    bob.stdout.expect("* receiving big.bin");
+    let MidTransfer {
+        mut server,
+        mut bob,
+        bob_dir,
+        mut alice,
+    } = MidTransfer::start("a_server_killed_mid_transfer_leaves_no_partial_file");
     server.kill();
 
     assert_eq!(bob.wait_exit().code(), Some(1));
@@ -240,16 +265,12 @@ fn a_server_killed_mid_transfer_leaves_no_partial_file() {
 /// receiver discards it, and the server goes on serving.
 #[test]
 fn a_sender_killed_mid_transfer_is_discarded() {
-    let dir = scratch_dir("a_sender_killed_mid_transfer_is_discarded");
-    let mut server = ServerProcess::start(&dir);
-    let bob_dir = client_dir(&dir, "bob");
-    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
-    let alice_dir = client_dir(&dir, "alice");
-    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
-    fs::write(alice_dir.join("big.bin"), test_bytes(96 * 1024 * 1024, 6)).unwrap();
-
-    alice.send("transfer big.bin");
-    bob.stdout.expect("* receiving big.bin");
+    let MidTransfer {
+        mut server,
+        mut bob,
+        bob_dir,
+        mut alice,
+    } = MidTransfer::start("a_sender_killed_mid_transfer_is_discarded");
     alice.kill();
     assert_eq!(
         bob.stdout.expect("big.bin from alice"),
@@ -294,16 +315,15 @@ fn nothing_from_other_users_reaches_the_terminal_raw() {
 /// with 1, not 0.
 #[test]
 fn a_finished_script_still_reports_a_transfer_cut_off() {
-    let dir = scratch_dir("a_finished_script_still_reports_a_transfer_cut_off");
-    let mut server = ServerProcess::start(&dir);
-    let mut bob = ClientProcess::join(&client_dir(&dir, "bob"), server.addr(), "bob");
-    let alice_dir = client_dir(&dir, "alice");
-    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
-    fs::write(alice_dir.join("big.bin"), test_bytes(96 * 1024 * 1024, 8)).unwrap();
-
-    alice.send("transfer big.bin");
-    alice.close_input();
-    bob.stdout.expect("* receiving big.bin");
+    // Every field is bound: an unbound one would be dropped (its process
+    // killed) at once.
+    let MidTransfer {
+        mut server,
+        bob: _bob,
+        bob_dir: _,
+        mut alice,
+    } = MidTransfer::start("a_finished_script_still_reports_a_transfer_cut_off");
+    alice.close_input(); // the script has no more lines; the file is still on its way
     server.kill();
     assert_eq!(alice.wait_exit().code(), Some(1));
     let errors = alice.stderr.rest();
