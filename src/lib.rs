@@ -13,6 +13,7 @@
 //! | [`files`] | safe names, temporary files, publishing | never trust a name; all-or-nothing saving |
 //! | [`input`] | what a typed line means (`/msg`, `/who`, ...) | one parser for both kinds of client |
 //! | [`display`] | the text a person sees for each message | never print a peer's bytes raw |
+//! | [`trace`] | the lines `--trace` prints | watching a protocol on the wire |
 //! | [`keepalive`] | `PING` after silence, give up after more | noticing a peer that vanished (half-open connections) |
 //! | [`cli`] | command-line options | (plain Rust) |
 //! | [`clock`] | timestamps for log lines | (plain Rust) |
@@ -77,3 +78,4 @@ pub mod files;
 pub mod input;
 pub mod keepalive;
 pub mod protocol;
+pub mod trace;

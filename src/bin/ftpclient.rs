@@ -30,6 +30,7 @@ use ftpchat::protocol::{
     self, ClientMessage, DEFAULT_CHUNK_LEN, DEFAULT_HOST, Delivery, ErrorCode, MAX_CHUNK_LEN,
     PROTOCOL_VERSION, ServerMessage, check_nick, read_line, write_all_vectored,
 };
+use ftpchat::trace;
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, IsTerminal, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
@@ -45,7 +46,7 @@ use transfers::{Downloads, Outgoing, Reply};
 
 const USAGE: &str = "\
 usage: ftpclient [--nick NAME] [--port N] [--host ADDR] [--dir DIR] [--chunk-size BYTES]
-                 [--keepalive SECS]
+                 [--keepalive SECS] [--trace]
 
 Connects to an ftpchat server. Without --nick and --port it asks for them.
 Type a line to talk to everyone; /help lists the commands.
@@ -60,6 +61,7 @@ options:
   --keepalive SECS    silence from the server after which it is pinged; no
                       answer within as long again and the client gives up
                       (default 30)
+  --trace             print every frame sent and received to standard error
   -h, --help          show this help
   -V, --version       show the version";
 
@@ -80,6 +82,7 @@ struct Config {
     dir: PathBuf,
     chunk_len: usize,
     keepalive: Duration,
+    trace: bool,
 }
 
 enum Command {
@@ -127,6 +130,7 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
         dir: PathBuf::from("rec"),
         chunk_len: DEFAULT_CHUNK_LEN,
         keepalive: DEFAULT_KEEPALIVE,
+        trace: false,
     };
     while let Some(option) = args.next_option()? {
         match option.as_str() {
@@ -146,6 +150,7 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
                 config.keepalive = parse_seconds(&value)
                     .map_err(|e| UsageError(format!("invalid value for {option}: {e}")))?;
             }
+            "--trace" => config.trace = true,
             "--help" => return Ok(Command::Help),
             "--version" => return Ok(Command::Version),
             _ => return Err(UsageError(format!("unknown option '{option}'"))),
@@ -170,11 +175,12 @@ fn run(config: Config) -> io::Result<()> {
     };
     let mut writer = connect(&config.host, port)?;
     let server = writer.peer_addr()?;
+    let trace_peer = config.trace.then_some(server);
     // As on the server: one buffered reader for the connection's life.
     let mut reader = BufReader::new(writer.try_clone()?);
     writer.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
     loop {
-        match handshake(&mut writer, &mut reader, &nick)? {
+        match handshake(&mut writer, &mut reader, &nick, trace_peer)? {
             Ok(()) => break,
             Err(refusal) if interactive => {
                 println!("! {refusal}");
@@ -197,6 +203,7 @@ fn run(config: Config) -> io::Result<()> {
         last_transfer_id: AtomicU64::new(0),
         chunk_len: config.chunk_len,
         quitting: AtomicBool::new(false),
+        trace_peer,
     });
     client
         .screen
@@ -315,11 +322,13 @@ fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
 
 /// Introduces the client as `nick`. Returns `Ok(Err(reason))` if the
 /// server refused the nickname (the user may try another on the same
-/// connection) and `Err` if the connection failed.
+/// connection) and `Err` if the connection failed. With a `trace_peer`,
+/// the frames are traced (see `--trace`).
 fn handshake(
     writer: &mut TcpStream,
     reader: &mut BufReader<TcpStream>,
     nick: &str,
+    trace_peer: Option<SocketAddr>,
 ) -> io::Result<Result<(), String>> {
     // Check the nickname here first: a broken rule is reported at once,
     // without a trip to the server.
@@ -330,7 +339,14 @@ fn handshake(
         version: PROTOCOL_VERSION,
         nick,
     };
-    writer.write_all(&hello.to_bytes())?;
+    let hello = hello.to_bytes();
+    writer.write_all(&hello)?;
+    if let Some(peer) = trace_peer {
+        // The screen is not set up yet: the trace goes straight to stderr.
+        trace::sent(peer, &hello)
+            .iter()
+            .for_each(|line| eprintln!("{line}"));
+    }
     let mut buf = Vec::new();
     loop {
         let line = read_line(reader, &mut buf).map_err(|error| match is_timeout(&error) {
@@ -349,6 +365,9 @@ fn handshake(
                 "the server closed the connection during the handshake",
             ));
         };
+        if let Some(peer) = trace_peer {
+            eprintln!("{}", trace::received(peer, line));
+        }
         match ServerMessage::decode(line) {
             Ok(ServerMessage::Welcome { .. }) => return Ok(Ok(())),
             Ok(ServerMessage::Error { code, text }) => {
@@ -385,13 +404,18 @@ struct Client {
     /// Set when the user leaves, so that the end of the connection is
     /// expected rather than an error.
     quitting: AtomicBool,
+    /// With `--trace`, the server's address, for the trace of each frame.
+    trace_peer: Option<SocketAddr>,
 }
 
 impl Client {
     /// Sends one message.
     fn send(&self, message: &ClientMessage) -> io::Result<()> {
         let bytes = message.to_bytes();
-        self.lock_writer().write_all(&bytes)
+        let mut writer = self.lock_writer();
+        writer.write_all(&bytes)?;
+        self.trace_sent(&bytes); // still holding the lock: traced in wire order
+        Ok(())
     }
 
     /// Sends one chunk of a file: the `DATA` header and the bytes, as one
@@ -402,7 +426,26 @@ impl Client {
             len: chunk.len(),
         }
         .to_bytes();
-        write_all_vectored(&mut *self.lock_writer(), &[&header, chunk])
+        let mut writer = self.lock_writer();
+        write_all_vectored(&mut *writer, &[&header, chunk])?;
+        self.trace_sent(&header);
+        Ok(())
+    }
+
+    /// With `--trace`, shows the frames in `bytes`, just sent.
+    fn trace_sent(&self, bytes: &[u8]) {
+        if let Some(peer) = self.trace_peer {
+            for line in trace::sent(peer, bytes) {
+                self.screen.trace(&line);
+            }
+        }
+    }
+
+    /// With `--trace`, shows `line`, just received.
+    fn trace_received(&self, line: &str) {
+        if let Some(peer) = self.trace_peer {
+            self.screen.trace(&trace::received(peer, line));
+        }
     }
 
     /// Tells the server how a received file turned out.
@@ -547,6 +590,7 @@ fn receive(
             Ok(None) => return Ending::Closed,
             Err(error) => return Ending::Failed(error),
         };
+        client.trace_received(line);
         let message = match ServerMessage::decode(line) {
             Ok(message) => message,
             Err(fault) if fault.code.breaks_framing() => {

@@ -35,6 +35,7 @@ use ftpchat::protocol::{
     self, ClientMessage, DEFAULT_HOST, DEFAULT_PORTS, ErrorCode, PROTOCOL_VERSION, ProtocolError,
     ServerMessage, check_nick, read_line,
 };
+use ftpchat::trace;
 use outbox::{DEFAULT_STALL_TIMEOUT, Outbox, Priority};
 use relay::Sending;
 use std::collections::HashMap;
@@ -49,6 +50,7 @@ use std::time::Duration;
 const USAGE: &str = "\
 usage: ftpserver [--host ADDR] [--port N]... [--max-clients N] [--max-file-size BYTES]
                  [--handshake-timeout SECS] [--keepalive SECS] [--stall-timeout SECS]
+                 [--trace]
 
 Runs the ftpchat server. With no options it listens on 127.0.0.1, ports 5555,
 5556 and 5557. Type /quit on the server's terminal to stop it.
@@ -64,6 +66,7 @@ options:
                             as long again and it is disconnected (default 30)
   --stall-timeout SECS      time a client may accept no data before it is
                             disconnected (default 10)
+  --trace                   print every frame sent and received to standard error
   -h, --help                show this help
   -V, --version             show the version";
 
@@ -76,6 +79,7 @@ struct Config {
     keepalive: Duration,
     stall_timeout: Duration,
     max_file_size: u64,
+    trace: bool,
 }
 
 /// What the command line asks for.
@@ -145,6 +149,7 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
         keepalive: DEFAULT_KEEPALIVE,
         stall_timeout: DEFAULT_STALL_TIMEOUT,
         max_file_size: u64::MAX,
+        trace: false,
     };
     while let Some(option) = args.next_option()? {
         match option.as_str() {
@@ -155,6 +160,7 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
             "--handshake-timeout" => config.handshake_timeout = seconds(&mut args, &option)?,
             "--keepalive" => config.keepalive = seconds(&mut args, &option)?,
             "--stall-timeout" => config.stall_timeout = seconds(&mut args, &option)?,
+            "--trace" => config.trace = true,
             "--help" => return Ok(Command::Help),
             "--version" => return Ok(Command::Version),
             _ => return Err(UsageError(format!("unknown option '{option}'"))),
@@ -178,6 +184,8 @@ struct Server {
     keepalive: Duration,
     stall_timeout: Duration,
     max_file_size: u64,
+    /// Whether to print every frame (`--trace`; see `ftpchat::trace`).
+    trace: bool,
 }
 
 /// Opens the listeners, starts an accept loop for each, then serves the
@@ -210,6 +218,7 @@ fn run(config: Config) -> io::Result<()> {
         keepalive: config.keepalive,
         stall_timeout: config.stall_timeout,
         max_file_size: config.max_file_size,
+        trace: config.trace,
     });
     let mut accept_threads = Vec::new();
     for listener in listeners {
@@ -328,7 +337,7 @@ fn accept_loop(listener: TcpListener, server: &Arc<Server>) {
 fn serve_connection(stream: TcpStream, peer: SocketAddr, server: &Server) {
     let id = ClientId::next();
     log(format_args!("{id} connected from {peer}"));
-    if let Err(error) = handle_client(stream, id, server) {
+    if let Err(error) = handle_client(stream, peer, id, server) {
         log(format_args!("{id} error: {error}"));
     }
 }
@@ -336,14 +345,20 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, server: &Server) {
 /// Serves one connection: sets up its outbox (whose writer thread starts
 /// when there is something to send), registers it, runs the handshake,
 /// then relays its messages until it leaves.
-fn handle_client(stream: TcpStream, id: ClientId, server: &Server) -> io::Result<()> {
+fn handle_client(
+    stream: TcpStream,
+    peer: SocketAddr,
+    id: ClientId,
+    server: &Server,
+) -> io::Result<()> {
     stream.set_nodelay(true)?; // chat lines are small: send them at once
     // One socket, shared: this thread reads it, the writer thread writes it.
     let stream = Arc::new(stream);
     let name = format!("writer-{id}");
-    let outbox = Outbox::new(Arc::clone(&stream), server.stall_timeout, name)?;
+    let trace_peer = server.trace.then_some(peer);
+    let outbox = Outbox::new(Arc::clone(&stream), server.stall_timeout, name, trace_peer)?;
     let _closing = Closing(Arc::clone(&outbox));
-    register_and_serve(ReadHalf(stream), id, server, &outbox)
+    register_and_serve(ReadHalf(stream), peer, id, server, &outbox)
 }
 
 /// The reading side of a connection whose socket the writer thread also
@@ -385,6 +400,7 @@ impl Drop for Closing {
 /// why it left. Leaving the registry happens when `registration` drops.
 fn register_and_serve(
     stream: ReadHalf,
+    peer: SocketAddr,
     id: ClientId,
     server: &Server,
     outbox: &Arc<Outbox>,
@@ -399,7 +415,7 @@ fn register_and_serve(
     // read ahead past the line we asked for, and those bytes belong to
     // the next message.
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stream);
-    let Some(mut session) = handshake(&mut reader, id, server, outbox)? else {
+    let Some(mut session) = handshake(&mut reader, peer, id, server, outbox)? else {
         return Ok(());
     };
     let result = session.relay(&mut reader);
@@ -425,6 +441,7 @@ fn register_and_serve(
 /// A connection that has finished its handshake.
 struct Session<'a> {
     id: ClientId,
+    peer: SocketAddr,
     nick: String,
     kind: ClientKind,
     outbox: &'a Arc<Outbox>,
@@ -441,6 +458,7 @@ struct Session<'a> {
 /// first.
 fn handshake<'a>(
     reader: &mut BufReader<ReadHalf>,
+    peer: SocketAddr,
     id: ClientId,
     server: &'a Server,
     outbox: &'a Arc<Outbox>,
@@ -466,6 +484,9 @@ fn handshake<'a>(
             }
             Err(error) => return handshake_read_error(outbox, id, error),
         };
+        if server.trace {
+            eprintln!("{}", trace::received(peer, line));
+        }
         // A full client says HELLO first; anything else is the nickname of
         // someone typing into nc or telnet.
         let (kind, nick) = match line.strip_prefix("HELLO ") {
@@ -504,6 +525,7 @@ fn handshake<'a>(
         reader.get_ref().set_read_timeout(timeout)?;
         let session = Session {
             id,
+            peer,
             nick: nick.to_string(),
             kind,
             outbox,
@@ -634,6 +656,9 @@ impl Session<'_> {
                     }
                 },
             };
+            if self.server.trace {
+                eprintln!("{}", trace::received(self.peer, line));
+            }
             let outcome = match self.kind {
                 ClientKind::Full => self.handle_message(line, reader)?,
                 ClientKind::Plain => self.handle_typed_line(line),

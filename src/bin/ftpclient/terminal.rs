@@ -22,7 +22,7 @@
 //! as one plain line to standard output, and there is no live progress.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -143,6 +143,23 @@ impl Screen {
         } else {
             eprintln!("{line}");
         }
+    }
+
+    /// Prints a `--trace` line on standard error. If standard error is the
+    /// terminal that shows the input line, the input line is erased first
+    /// and drawn again below the trace, as for events.
+    pub fn trace(&self, line: &str) {
+        if !(self.interactive && io::stderr().is_terminal()) {
+            eprintln!("{line}");
+            return;
+        }
+        let mut editor = self.lock();
+        let mut out = io::stdout().lock();
+        let _ = write!(out, "\r\x1b[K");
+        let _ = out.flush();
+        drop(out);
+        eprint!("{line}\r\n");
+        self.redraw(&mut editor);
     }
 
     /// Whether this screen is a terminal that shows live progress.

@@ -668,7 +668,13 @@ mod tests {
         nick: &str,
     ) -> (ClientId, Registration<'c>, BufReader<TcpStream>) {
         let (near, far) = connection();
-        let outbox = Outbox::new(Arc::new(near), Duration::from_secs(5), nick.to_string()).unwrap();
+        let outbox = Outbox::new(
+            Arc::new(near),
+            Duration::from_secs(5),
+            nick.to_string(),
+            None,
+        )
+        .unwrap();
         let id = ClientId::next();
         let registration = clients.register(id, outbox).unwrap();
         clients.join(id, nick, ClientKind::Full).unwrap();
@@ -708,7 +714,13 @@ mod tests {
         let (near, _far) = connection();
         let _registration = clients.register(
             id,
-            Outbox::new(Arc::new(near), Duration::from_secs(5), "test".to_string()).unwrap(),
+            Outbox::new(
+                Arc::new(near),
+                Duration::from_secs(5),
+                "test".to_string(),
+                None,
+            )
+            .unwrap(),
         );
         assert!(clients.join(id, "aLiCe", ClientKind::Plain).is_err());
         assert!(clients.join(id, "alice2", ClientKind::Plain).is_ok());
@@ -719,8 +731,13 @@ mod tests {
         let clients = Clients::new(1);
         let (_, _first, _) = member(&clients, "first");
         let (near, _far) = connection();
-        let outbox =
-            Outbox::new(Arc::new(near), Duration::from_secs(5), "test".to_string()).unwrap();
+        let outbox = Outbox::new(
+            Arc::new(near),
+            Duration::from_secs(5),
+            "test".to_string(),
+            None,
+        )
+        .unwrap();
         assert!(clients.register(ClientId::next(), outbox).is_none());
     }
 }

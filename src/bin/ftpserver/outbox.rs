@@ -45,9 +45,10 @@
 //! so chat overtakes a large file instead of waiting behind it.
 
 use ftpchat::protocol::write_all_vectored;
+use ftpchat::trace;
 use std::collections::VecDeque;
-use std::io;
-use std::net::{Shutdown, TcpStream};
+use std::io::{self, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -119,6 +120,8 @@ pub struct Outbox {
     stream: Arc<TcpStream>,
     /// How long the socket may take no data before the client is cut off.
     stall_timeout: Duration,
+    /// With `--trace`, the peer's address, for the trace of each frame sent.
+    trace_peer: Option<SocketAddr>,
 }
 
 struct Queue {
@@ -177,7 +180,8 @@ impl Queue {
 
 impl Outbox {
     /// A new, empty outbox for the connection `stream`, whose client is
-    /// cut off if its socket takes no data for `stall_timeout`.
+    /// cut off if its socket takes no data for `stall_timeout`. With a
+    /// `trace_peer`, every frame sent is traced (see `ftpchat::trace`).
     ///
     /// # Errors
     ///
@@ -186,6 +190,7 @@ impl Outbox {
         stream: Arc<TcpStream>,
         stall_timeout: Duration,
         name: String,
+        trace_peer: Option<SocketAddr>,
     ) -> io::Result<Arc<Outbox>> {
         // The write timeout is how a client that stopped reading is found:
         // a write that makes no progress for this long fails.
@@ -198,6 +203,7 @@ impl Outbox {
             name,
             stream,
             stall_timeout,
+            trace_peer,
         }))
     }
 
@@ -380,6 +386,9 @@ impl Outbox {
             let parts: Vec<&[u8]> = batch.iter().map(|frame| frame.as_slice()).collect();
             let result = write_all_vectored(&mut &*self.stream, &parts);
             drop(parts);
+            if let (Ok(()), Some(peer)) = (&result, self.trace_peer) {
+                trace_sent(peer, &batch);
+            }
             batch.clear();
             let mut queue = self.lock();
             match priority {
@@ -410,5 +419,16 @@ impl Outbox {
         queue.writer_running = false;
         drop(queue);
         self.writer_ended.notify_all();
+    }
+}
+
+/// Prints the trace of `frames`, just sent to `peer`, on standard error:
+/// a line per protocol frame, all together.
+fn trace_sent(peer: SocketAddr, frames: &[Frame]) {
+    let mut stderr = io::stderr().lock();
+    for frame in frames {
+        for line in trace::sent(peer, frame) {
+            let _ = writeln!(stderr, "{line}");
+        }
     }
 }
