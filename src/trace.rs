@@ -22,10 +22,11 @@
 //!   `DATA 1 262144 (+262144 bytes)`. The file's bytes are never printed.
 //!
 //! A trace line shows a frame *as the program saw it*: a received line
-//! after [`crate::protocol::read_line`] has taken it off the stream (so
-//! without its line ending), a sent frame once the write has succeeded.
-//! A line that cannot be read at all (too long, not UTF-8) shows up as
-//! the `ERROR` sent back about it.
+//! once [`crate::protocol::read_line`] has taken it off the stream (so
+//! without its line ending), a frame to send just before it is written.
+//! So a program's trace never shows an answer before the frame it
+//! answers. A line that cannot be read at all (too long, not UTF-8) shows
+//! up as the `ERROR` sent back about it.
 //!
 //! These functions only build the text; the programs decide where it goes
 //! (the server prints it to standard error, the client does too, keeping
@@ -67,7 +68,7 @@ pub fn received(peer: SocketAddr, line: &str) -> String {
     )
 }
 
-/// The trace lines for `bytes`, just sent to `peer`: one per frame, all
+/// The trace lines for `bytes`, being sent to `peer`: one per frame, all
 /// stamped with the current time. `bytes` holds whole frames; the chunk
 /// after a `DATA` header may be left out (it is never shown anyway).
 pub fn sent(peer: SocketAddr, bytes: &[u8]) -> Vec<String> {

@@ -46,6 +46,30 @@ fn private_message_reaches_only_its_recipient() {
     );
 }
 
+/// A newcomer's first line is always its greeting, even when someone
+/// talks the moment they see it join: no message reaches it before
+/// `WELCOME`, and none that others sent after seeing it join is lost.
+#[test]
+fn newcomer_is_greeted_before_any_message() {
+    let dir = scratch_dir("newcomer_is_greeted_before_any_message");
+    let server = ServerProcess::start(&dir);
+    let mut alice = RawClient::join_full(server.addr(), "alice");
+    // The race is between two server threads; many rounds give it many
+    // chances to show.
+    for round in 0..200 {
+        let mut bob = RawClient::connect(server.addr());
+        bob.send(format!("HELLO ftpchat/1 bob{round}\n").as_bytes());
+        alice.read_until(&format!("JOINED bob{round}"));
+        alice.send(format!("CHAT hi bob{round}\n").as_bytes());
+        assert_eq!(bob.read_line(), format!("WELCOME bob{round}\n"));
+        assert_eq!(bob.read_line(), format!("USERS 2 alice bob{round}\n"));
+        assert_eq!(bob.read_line(), format!("CHAT alice hi bob{round}\n"));
+        bob.send(b"QUIT\n");
+        assert_eq!(bob.read_line(), "BYE goodbye\n");
+        alice.read_until(&format!("LEFT bob{round} quit"));
+    }
+}
+
 /// A private message to a nickname nobody uses gets a clear error.
 #[test]
 fn private_message_to_unknown_nick_is_an_error() {

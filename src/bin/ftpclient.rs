@@ -340,13 +340,13 @@ fn handshake(
         nick,
     };
     let hello = hello.to_bytes();
-    writer.write_all(&hello)?;
     if let Some(peer) = trace_peer {
         // The screen is not set up yet: the trace goes straight to stderr.
         trace::sent(peer, &hello)
             .iter()
             .for_each(|line| eprintln!("{line}"));
     }
+    writer.write_all(&hello)?;
     let mut buf = Vec::new();
     loop {
         let line = read_line(reader, &mut buf).map_err(|error| match is_timeout(&error) {
@@ -413,9 +413,8 @@ impl Client {
     fn send(&self, message: &ClientMessage) -> io::Result<()> {
         let bytes = message.to_bytes();
         let mut writer = self.lock_writer();
-        writer.write_all(&bytes)?;
-        self.trace_sent(&bytes); // still holding the lock: traced in wire order
-        Ok(())
+        self.trace_sent(&bytes); // holding the lock: traced in wire order
+        writer.write_all(&bytes)
     }
 
     /// Sends one chunk of a file: the `DATA` header and the bytes, as one
@@ -427,12 +426,11 @@ impl Client {
         }
         .to_bytes();
         let mut writer = self.lock_writer();
-        write_all_vectored(&mut *writer, &[&header, chunk])?;
         self.trace_sent(&header);
-        Ok(())
+        write_all_vectored(&mut *writer, &[&header, chunk])
     }
 
-    /// With `--trace`, shows the frames in `bytes`, just sent.
+    /// With `--trace`, shows the frames in `bytes`, about to be sent.
     fn trace_sent(&self, bytes: &[u8]) {
         if let Some(peer) = self.trace_peer {
             for line in trace::sent(peer, bytes) {

@@ -25,7 +25,7 @@ mod outbox;
 #[path = "ftpserver/relay.rs"]
 mod relay;
 
-use clients::{ClientId, ClientKind, Clients, encode_for, plain_text_of, push_plain};
+use clients::{ClientId, ClientKind, Clients, encode_for, plain_text_of};
 use ftpchat::cli::{Args, UsageError};
 use ftpchat::clock::timestamp;
 use ftpchat::display::make_visible;
@@ -512,7 +512,7 @@ fn handshake<'a>(
             reply_error(outbox, kind, ErrorCode::BadNick, &text);
             continue;
         }
-        let Ok(users) = server.clients.join(id, nick, kind) else {
+        let Ok(()) = server.clients.join(id, nick, kind) else {
             log(format_args!("{id} nickname refused: {nick} is taken"));
             let text = retry_text(kind, &format!("nickname {nick} is already taken"));
             reply_error(outbox, kind, ErrorCode::NickTaken, &text);
@@ -533,7 +533,6 @@ fn handshake<'a>(
             batch: Vec::new(),
             sending: HashMap::new(),
         };
-        session.greet(users);
         return Ok(Some(session));
     }
     let text = "too many refused nicknames; closing";
@@ -580,26 +579,6 @@ fn send_one(outbox: &Arc<Outbox>, kind: ClientKind, message: &ServerMessage) {
 }
 
 impl Session<'_> {
-    /// Welcomes a new member and tells them who is online.
-    fn greet(&self, users: Vec<u8>) {
-        let mut frame = Vec::new();
-        match self.kind {
-            ClientKind::Full => {
-                ServerMessage::Welcome { nick: &self.nick }.encode(&mut frame);
-                frame.extend(users);
-            }
-            ClientKind::Plain => {
-                let text = format!(
-                    "welcome to ftpchat, {}! Type a line to talk to everyone, /help for commands",
-                    self.nick
-                );
-                push_plain(&ServerMessage::Notice { text: &text }, &mut frame);
-                frame.extend(plain_text_of(&users));
-            }
-        }
-        self.outbox.send(Arc::new(frame), Priority::Urgent);
-    }
-
     /// Reads and handles the member's messages until they leave. Returns
     /// the reason they left, for the others' notice.
     ///

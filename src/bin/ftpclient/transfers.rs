@@ -510,6 +510,9 @@ impl Downloads {
             match publish(&download.temp, &self.dir, &download.name) {
                 Ok(path) => {
                     download.published = true;
+                    // Report before printing: whoever reads our output and
+                    // then makes us quit must not overtake the report.
+                    client.report(id, Delivery::Ok);
                     client.screen.print(&format!(
                         "* received {} ({}) from {}, saved as {} (cksum {ours})",
                         download.name,
@@ -517,7 +520,6 @@ impl Downloads {
                         download.from,
                         path.display()
                     ));
-                    client.report(id, Delivery::Ok);
                     None
                 }
                 Err(error) => Some(error.to_string()),
@@ -566,13 +568,16 @@ impl Downloads {
     /// Gives up on file `id`: deletes what arrived, tells the user and the
     /// sender, and drops the rest of its chunks as they come.
     fn fail(&mut self, client: &Client, id: u64, why: &str) {
-        if let Some(Some(download)) = self.active.insert(id, None) {
-            let what = download.discard(client);
+        let discarded = match self.active.insert(id, None) {
+            Some(Some(download)) => Some(download.discard(client)),
+            _ => None,
+        };
+        client.report(id, Delivery::Failed(why)); // before printing, as in `done`
+        if let Some(what) = discarded {
             client.screen.print(&format!(
                 "! receiving {what} failed: {why}; nothing was saved"
             ));
         }
-        client.report(id, Delivery::Failed(why));
     }
 }
 

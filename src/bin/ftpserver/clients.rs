@@ -193,6 +193,26 @@ pub fn plain_text_of(lines: &[u8]) -> Vec<u8> {
     text
 }
 
+/// The frame that greets a new member: `WELCOME` and the `USERS` lines
+/// for a full client, the same in words for a plain one.
+fn greeting(nick: &str, kind: ClientKind, users: Vec<u8>) -> Frame {
+    let mut frame = Vec::new();
+    match kind {
+        ClientKind::Full => {
+            ServerMessage::Welcome { nick }.encode(&mut frame);
+            frame.extend(users);
+        }
+        ClientKind::Plain => {
+            let text = format!(
+                "welcome to ftpchat, {nick}! Type a line to talk to everyone, /help for commands"
+            );
+            push_plain(&ServerMessage::Notice { text: &text }, &mut frame);
+            frame.extend(plain_text_of(&users));
+        }
+    }
+    Arc::new(frame)
+}
+
 /// Encodes `message` for a client of the given kind.
 pub fn encode_for(kind: ClientKind, message: &ServerMessage) -> Frame {
     let mut frame = Vec::new();
@@ -258,15 +278,15 @@ impl Clients {
         })
     }
 
-    /// Makes connection `id` a member named `nick`, and tells the others
-    /// (unless the room is large). Returns the `USERS` lines that greet the
-    /// newcomer: everyone's nickname, or in a large room just the count.
+    /// Makes connection `id` a member named `nick`, greets it (`WELCOME`
+    /// and who is online: everyone's nickname, or in a large room just the
+    /// count), and tells the others (unless the room is large).
     ///
     /// # Errors
     ///
     /// [`NickTaken`] if another member has that nickname (ignoring case).
-    pub fn join(&self, id: ClientId, nick: &str, kind: ClientKind) -> Result<Vec<u8>, NickTaken> {
-        let (users, recipients) = {
+    pub fn join(&self, id: ClientId, nick: &str, kind: ClientKind) -> Result<(), NickTaken> {
+        let recipients = {
             let mut registry = self.lock();
             let key = nick_key(nick);
             if registry.ids_by_nick.contains_key(&key) {
@@ -279,22 +299,27 @@ impl Clients {
                 nick: nick.to_string(),
                 kind,
             });
+            let outbox = Arc::clone(&client.outbox);
             registry.ids_by_nick.insert(key, id);
             // In a large room, neither the others are told, nor is the
             // newcomer sent every name: the count will do (`WHO` lists all).
-            if registry.is_large_room() {
+            let (users, recipients) = if registry.is_large_room() {
                 let total = registry.ids_by_nick.len();
-                (
-                    ServerMessage::Users { total, nicks: "" }.to_bytes(),
-                    Vec::new(),
-                )
+                let users = ServerMessage::Users { total, nicks: "" }.to_bytes();
+                (users, Vec::new())
             } else {
                 let users = Clients::users_message(&registry.nicks());
                 (users, registry.members_except(Some(id)))
-            }
+            };
+            // The greeting is queued before the lock is released: from the
+            // moment others can relay to the newcomer, their messages queue
+            // behind it, so its first line is always WELCOME. (Its queue
+            // is empty, so this never waits.)
+            outbox.send(greeting(nick, kind, users), Priority::Urgent);
+            recipients
         };
         send_batch(&recipients, ServerMessage::Joined { nick }.to_bytes());
-        Ok(users)
+        Ok(())
     }
 
     /// Removes connection `id`; if it was a member, tells the others that
@@ -678,7 +703,15 @@ mod tests {
         let id = ClientId::next();
         let registration = clients.register(id, outbox).unwrap();
         clients.join(id, nick, ClientKind::Full).unwrap();
-        (id, registration, BufReader::new(far))
+        // The greeting comes first, queued by `join` itself.
+        let mut far = BufReader::new(far);
+        let mut line = String::new();
+        far.read_line(&mut line).unwrap();
+        assert_eq!(line, format!("WELCOME {nick}\n"));
+        line.clear();
+        far.read_line(&mut line).unwrap();
+        assert!(line.starts_with("USERS "), "{line:?}");
+        (id, registration, far)
     }
 
     #[test]

@@ -384,11 +384,11 @@ impl Outbox {
             }; // the lock is released here, before the slow part
             let sent_bytes: usize = batch.iter().map(|frame| frame.len()).sum();
             let parts: Vec<&[u8]> = batch.iter().map(|frame| frame.as_slice()).collect();
-            let result = write_all_vectored(&mut &*self.stream, &parts);
-            drop(parts);
-            if let (Ok(()), Some(peer)) = (&result, self.trace_peer) {
+            if let Some(peer) = self.trace_peer {
                 trace_sent(peer, &batch);
             }
+            let result = write_all_vectored(&mut &*self.stream, &parts);
+            drop(parts);
             batch.clear();
             let mut queue = self.lock();
             match priority {
@@ -422,8 +422,8 @@ impl Outbox {
     }
 }
 
-/// Prints the trace of `frames`, just sent to `peer`, on standard error:
-/// a line per protocol frame, all together.
+/// Prints the trace of `frames`, about to be sent to `peer`, on standard
+/// error: a line per protocol frame, all together.
 fn trace_sent(peer: SocketAddr, frames: &[Frame]) {
     let mut stderr = io::stderr().lock();
     for frame in frames {
