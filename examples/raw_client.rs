@@ -76,7 +76,7 @@ fn run(addr: &str, nick: &str, text: &str) -> io::Result<()> {
 
 /// Writes one line, ending it with `\n` as the protocol requires.
 fn send(stream: &mut TcpStream, line: &str) -> io::Result<()> {
-    println!("> {line}");
+    println!("> {}", shown(line));
     stream.write_all(format!("{line}\n").as_bytes())
 }
 
@@ -96,8 +96,13 @@ fn receive(reader: &mut BufReader<TcpStream>) -> io::Result<String> {
     let Some(line) = line.strip_suffix('\n') else {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
     };
-    // Another user's text may hold terminal escape codes: print a `?`
-    // for each control character instead of obeying it.
-    println!("< {}", line.replace(|c: char| c.is_control(), "?"));
+    println!("< {}", shown(line));
     Ok(line.to_string())
+}
+
+/// `line` with a `?` for each control character. A line may hold terminal
+/// escape codes (someone's chat text): printed as they are, they would
+/// steer the terminal instead of being seen.
+fn shown(line: &str) -> String {
+    line.replace(|c: char| c.is_control(), "?")
 }

@@ -168,9 +168,15 @@ impl ServerProcess {
     /// Starts a server with these arguments, which must give the ports.
     pub fn start_with(dir: &Path, args: &[&str]) -> ServerProcess {
         let listeners = args.iter().filter(|a| **a == "--port").count().max(1);
-        let mut child = Command::new(SERVER)
-            .args(args)
-            .current_dir(dir)
+        let mut command = Command::new(SERVER);
+        command.args(args).current_dir(dir);
+        ServerProcess::start_command(command, listeners)
+    }
+
+    /// Starts a server with `command` (which runs `ftpserver` somehow) and
+    /// reads its `listening on` lines, one per listener.
+    pub fn start_command(mut command: Command, listeners: usize) -> ServerProcess {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -259,19 +265,25 @@ impl ClientProcess {
 
     /// Starts a client with exactly these arguments.
     pub fn spawn(dir: &Path, args: &[&str]) -> ClientProcess {
-        let mut child = Command::new(CLIENT)
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("ftpclient starts");
+        let mut command = Command::new(CLIENT);
+        command.args(args).current_dir(dir);
         let name = args
             .iter()
             .skip_while(|a| **a != "--nick")
             .nth(1)
             .unwrap_or(&"client");
+        ClientProcess::spawn_command(command, name)
+    }
+
+    /// Starts `command` (a client, or any program) with piped standard
+    /// input and outputs; `name` labels its output in failures.
+    pub fn spawn_command(mut command: Command, name: &str) -> ClientProcess {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the program starts");
         let stdout = Lines::spawn(child.stdout.take().unwrap(), format!("{name} stdout"));
         let stderr = Lines::spawn(child.stderr.take().unwrap(), format!("{name} stderr"));
         let stdin = child.stdin.take();
