@@ -33,36 +33,57 @@
 //!
 //! ## The journey of one chat line
 //!
-//! 1. Alice types `hello`. `ftpclient` reads it, [`input::parse_input`]
-//!    says it is [`input::Input::Chat`], and the client writes
-//!    [`protocol::ClientMessage::Chat`] as the bytes `CHAT hello\n`.
-//! 2. The server's thread for Alice's connection reads the line with
-//!    [`protocol::read_line`], decodes it with
-//!    [`protocol::ClientMessage::decode`], and stamps it with her nickname
-//!    as [`protocol::ServerMessage::Chat`]: `CHAT alice hello\n`.
-//! 3. The server puts those bytes in the outgoing queue of every other
-//!    client; each client's writer thread sends them.
-//! 4. Bob's client reads the line, decodes it with
-//!    [`protocol::ServerMessage::decode`], and prints
+//! Functions of the two programs are named with their file; those of this
+//! library are links.
+//!
+//! 1. Alice types `hello`. In `ftpclient.rs`, `chat` reads the line,
+//!    [`input::parse_input`] says it is [`input::Input::Chat`], and
+//!    `Client::send` writes [`protocol::ClientMessage::Chat`] as the bytes
+//!    `CHAT hello\n`, in one write.
+//! 2. On the server, the thread for Alice's connection (`handle_client` in
+//!    `ftpserver.rs`) is waiting in `Session::relay`. It reads the line
+//!    with [`protocol::read_line`], decodes it with
+//!    [`protocol::ClientMessage::decode`], and `Session::chat` stamps it
+//!    with her nickname as [`protocol::ServerMessage::Chat`]:
+//!    `CHAT alice hello\n`.
+//! 3. `Clients::broadcast` (`ftpserver/clients.rs`) looks up the other
+//!    members under the registry's lock, and after releasing it,
+//!    `Outbox::send` (`ftpserver/outbox.rs`) puts the same bytes in each
+//!    one's queue. Each member's writer thread, `Outbox::run_writer`,
+//!    writes them to its socket.
+//! 4. Bob's receiver thread (`receive` in `ftpclient.rs`) reads the line,
+//!    decodes it with [`protocol::ServerMessage::decode`], and prints
 //!    [`display::describe`]'s text: `<alice> hello`. A plain client gets
 //!    that same text from the server instead of the protocol line.
 //!
 //! ## The journey of one file
 //!
-//! 1. Alice types `transfer report.pdf`. The client starts a thread that
-//!    sends [`protocol::ClientMessage::Send`] and waits for the server's
-//!    [`protocol::ServerMessage::Accepted`].
-//! 2. The thread reads the file one chunk at a time, feeds each chunk to a
-//!    [`checksum::Cksum`], and writes it as a `DATA` frame (a
-//!    [`protocol::ClientMessage::Data`] header, then the bytes) with
-//!    [`protocol::write_all_vectored`]. Last comes `DONE` with the checksum.
-//! 3. The server reads each chunk once and queues the same bytes, behind a
-//!    [`protocol::ServerMessage::Data`] header, for every recipient. Full
-//!    queues make it wait, which slows the sender: backpressure.
-//! 4. Bob's client writes the chunks to a file from
-//!    [`files::create_temp_file`], checks the checksum at `DONE`, and names
-//!    the file with [`files::publish`] under [`files::safe_file_name`]. It
-//!    answers `RECEIVED`, which the server passes to Alice as `DELIVERED`.
+//! 1. Alice types `transfer report.pdf`. `start_upload`
+//!    (`ftpclient/transfers.rs`) starts a thread that sends
+//!    [`protocol::ClientMessage::Send`] and waits for the server's
+//!    [`protocol::ServerMessage::Accepted`]. On the server,
+//!    `Session::offer_file` (`ftpserver/relay.rs`) picks the recipients
+//!    and announces the file to them with [`protocol::ServerMessage::File`].
+//! 2. A reader thread (`FileReader`) reads the file one chunk at a time
+//!    and feeds each chunk to a [`checksum::Cksum`]; the upload thread
+//!    writes each as a `DATA` frame (a [`protocol::ClientMessage::Data`]
+//!    header, then the bytes) with `Client::send_data`, which uses
+//!    [`protocol::write_all_vectored`]. Last comes `DONE` with the
+//!    checksum.
+//! 3. The server's `Session::relay_chunk` reads each chunk once, from the
+//!    same buffered reader as the lines, and queues the same bytes, behind
+//!    a [`protocol::ServerMessage::Data`] header, for every recipient.
+//!    Full queues make it wait, which stops it reading from Alice, which
+//!    slows Alice down through TCP's flow control: backpressure.
+//! 4. Bob's `Downloads::begin` creates a file with
+//!    [`files::create_temp_file`]; `Downloads::data` passes each chunk to
+//!    a thread that writes it; `Downloads::done` compares the checksums
+//!    and names the file with [`files::publish`] under
+//!    [`files::safe_file_name`]. Bob answers `RECEIVED`, which the server
+//!    passes to Alice as `DELIVERED`.
+//!
+//! With `--trace`, both programs print each of these frames as it goes by
+//! (see [`trace`]).
 //!
 //! `PROTOCOL.md` in the repository is the full specification of the wire
 //! format.
