@@ -18,6 +18,20 @@
 //! | [`cli`] | command-line options | (plain Rust) |
 //! | [`clock`] | timestamps for log lines | (plain Rust) |
 //!
+//! The two programs, and an example, are not part of the library; their
+//! files are:
+//!
+//! | file | what it holds | the networking idea |
+//! |---|---|---|
+//! | `src/bin/ftpserver.rs` | listening, the accept loop, the handshake, the loop that reads a client | sockets; one thread per connection |
+//! | `src/bin/ftpserver/clients.rs` | the registry of connected clients | state shared between threads: one `Mutex<HashMap>` |
+//! | `src/bin/ftpserver/outbox.rs` | each client's send queue and writer thread | a slow reader must not stall the others |
+//! | `src/bin/ftpserver/relay.rs` | passing a file on, chunk by chunk | backpressure: the pace of the slowest receiver |
+//! | `src/bin/ftpclient.rs` | connecting, joining, a thread for each direction | a client reads and writes at once |
+//! | `src/bin/ftpclient/transfers.rs` | sending a file from disk, saving one | streaming with flat memory; overlapping disk and network |
+//! | `src/bin/ftpclient/terminal.rs` | the input line, kept whole while messages arrive | (terminals, not networks) |
+//! | `examples/raw_client.rs` | a client made of a bare `TcpStream` | the protocol with nothing around it |
+//!
 //! ## Vocabulary
 //!
 //! - **line**: one control message, UTF-8 text ending in `\n`.

@@ -2,10 +2,11 @@
 //!
 //! **Sending.** `transfer PATH` starts a thread for the file, so the user
 //! can go on chatting. The thread offers the file (`SEND`), waits for the
-//! server's `ACCEPTED`, then reads the file one chunk at a time, adds each
-//! chunk to the checksum and writes it as a `DATA` frame. Only one chunk is
-//! ever in memory. When the server is slower than the disk, the socket's
-//! send buffer fills and the write blocks: TCP's flow control paces the
+//! server's `ACCEPTED`, then writes the file as `DATA` frames, one chunk
+//! each. A [`FileReader`] thread reads the chunks from disk just ahead of
+//! it and adds each to the checksum, so only a few chunks are ever in
+//! memory. When the server is slower than the disk, the socket's send
+//! buffer fills and the write blocks: TCP's flow control paces the
 //! reading of the file. Last comes `DONE` with the checksum, then the
 //! recipients' reports (`DELIVERED`), and a summary for the user.
 //!
