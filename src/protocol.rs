@@ -177,6 +177,16 @@ impl ErrorCode {
 
     /// The code for its wire spelling, or `None` for a code this version
     /// does not know (a newer server may send new ones).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ftpchat::protocol::ErrorCode;
+    ///
+    /// assert_eq!(ErrorCode::parse("nick-taken"), Some(ErrorCode::NickTaken));
+    /// assert_eq!(ErrorCode::NickTaken.as_str(), "nick-taken");
+    /// assert_eq!(ErrorCode::parse("from-the-future"), None);
+    /// ```
     pub fn parse(code: &str) -> Option<ErrorCode> {
         ErrorCode::ALL.into_iter().find(|c| c.as_str() == code)
     }
@@ -205,6 +215,18 @@ impl ProtocolError {
     }
 
     /// The protocol error inside an [`io::Error`], if it holds one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{self, BufReader};
+    /// use ftpchat::protocol::{ErrorCode, ProtocolError, read_line};
+    ///
+    /// let mut reader = BufReader::new(&b"CHAT \xff\n"[..]);
+    /// let error: io::Error = read_line(&mut reader, &mut Vec::new()).unwrap_err();
+    /// let fault = ProtocolError::find(&error).expect("a broken rule, not an I/O failure");
+    /// assert_eq!(fault.code, ErrorCode::BadUtf8);
+    /// ```
     pub fn find(error: &io::Error) -> Option<&ProtocolError> {
         error.get_ref()?.downcast_ref::<ProtocolError>()
     }
@@ -317,6 +339,20 @@ pub fn read_line<'b>(
 /// # Errors
 ///
 /// Any error of the writer; a writer that accepts nothing is `WriteZero`.
+///
+/// # Examples
+///
+/// ```
+/// use ftpchat::protocol::{ClientMessage, write_all_vectored};
+///
+/// // A DATA frame: the header line, then the chunk, in one call.
+/// let chunk = b"\x00\x01 any bytes \n at all";
+/// let header = ClientMessage::Data { id: 1, len: chunk.len() }.to_bytes();
+/// let mut socket = Vec::new(); // anything that implements `Write`
+/// write_all_vectored(&mut socket, &[&header, chunk])?;
+/// assert_eq!(socket, b"DATA 1 21\n\x00\x01 any bytes \n at all");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn write_all_vectored(writer: &mut impl Write, parts: &[&[u8]]) -> io::Result<()> {
     let mut slices: Vec<IoSlice<'_>> = parts.iter().map(|part| IoSlice::new(part)).collect();
     let mut remaining = &mut slices[..];
@@ -424,6 +460,14 @@ pub fn check_nick(nick: &str) -> Result<(), NickError> {
 /// The form of a nickname used to compare two for equality: `Alice` and
 /// `alice` are the same person, as on IRC, so nobody can pose as someone
 /// else by changing case.
+///
+/// # Examples
+///
+/// ```
+/// use ftpchat::protocol::nick_key;
+///
+/// assert_eq!(nick_key("Alice"), nick_key("aLICE"));
+/// ```
 pub fn nick_key(nick: &str) -> String {
     nick.to_lowercase()
 }
@@ -439,6 +483,17 @@ fn split_word(s: &str) -> (&str, &str) {
 /// # Errors
 ///
 /// [`ErrorCode::BadMessage`] saying which rule the text breaks.
+///
+/// # Examples
+///
+/// ```
+/// use ftpchat::protocol::{ErrorCode, MAX_TEXT_LEN, check_text};
+///
+/// assert_eq!(check_text("hi")?, "hi");
+/// assert_eq!(check_text("").unwrap_err().code, ErrorCode::BadMessage);
+/// assert!(check_text(&"x".repeat(MAX_TEXT_LEN + 1)).is_err());
+/// # Ok::<(), ftpchat::protocol::ProtocolError>(())
+/// ```
 pub fn check_text(text: &str) -> Result<&str, ProtocolError> {
     if text.is_empty() {
         return Err(ProtocolError::new(
@@ -939,6 +994,19 @@ impl<'a> ServerMessage<'a> {
     ///
     /// [`ErrorCode::UnknownCommand`] for an unknown verb and
     /// [`ErrorCode::BadMessage`] for a known verb with wrong fields.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ftpchat::protocol::ServerMessage;
+    ///
+    /// // The sender's nickname is one word; the text is the rest.
+    /// let message = ServerMessage::decode("CHAT alice see you at 5")?;
+    /// assert_eq!(message, ServerMessage::Chat { from: "alice", text: "see you at 5" });
+    /// let header = ServerMessage::decode("DATA 3 262144")?;
+    /// assert_eq!(header, ServerMessage::Data { id: 3, len: 262144 });
+    /// # Ok::<(), ftpchat::protocol::ProtocolError>(())
+    /// ```
     pub fn decode(line: &'a str) -> Result<ServerMessage<'a>, ProtocolError> {
         let (verb, rest) = split_word(line);
         match verb {
@@ -1132,6 +1200,16 @@ fn push_line(out: &mut Vec<u8>, fields: &[&str]) {
 /// Splits a list of nicknames into `USERS` lines that each fit in
 /// [`MAX_LINE_LEN`], and appends them to `out`. An empty list still gives
 /// one line, so the client always gets an answer to `WHO`.
+///
+/// # Examples
+///
+/// ```
+/// use ftpchat::protocol::encode_users;
+///
+/// let mut out = Vec::new();
+/// encode_users(["alice", "bob"].into_iter(), &mut out);
+/// assert_eq!(out, b"USERS 2 alice bob\n");
+/// ```
 pub fn encode_users<'n>(nicks: impl ExactSizeIterator<Item = &'n str>, out: &mut Vec<u8>) {
     let total = nicks.len();
     // Room for "USERS <total> " and the "\n", with the longest count.
