@@ -182,24 +182,31 @@ impl ServerProcess {
             .stderr(Stdio::piped())
             .spawn()
             .expect("ftpserver starts");
-        let mut stdout = Lines::spawn(child.stdout.take().unwrap(), "server stdout".into());
+        let stdout = Lines::spawn(child.stdout.take().unwrap(), "server stdout".into());
         let stderr = Lines::spawn(child.stderr.take().unwrap(), "server stderr".into());
         let stdin = child.stdin.take();
-        let mut addrs = Vec::new();
-        for _ in 0..listeners {
-            let line = stdout.next().expect("the server announces its address");
-            let addr = line
-                .strip_prefix("listening on ")
-                .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-            addrs.push(addr.parse().expect("the announced address parses"));
-        }
-        ServerProcess {
+        // The guard exists before anything can fail, so a server that
+        // never announces itself is still killed.
+        let mut server = ServerProcess {
             child,
             stdin,
             stdout,
             stderr,
-            addrs,
+            addrs: Vec::new(),
+        };
+        for _ in 0..listeners {
+            let line = server
+                .stdout
+                .next()
+                .expect("the server announces its address");
+            let addr = line
+                .strip_prefix("listening on ")
+                .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+            server
+                .addrs
+                .push(addr.parse().expect("the announced address parses"));
         }
+        server
     }
 
     pub fn addr(&self) -> SocketAddr {
