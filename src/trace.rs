@@ -25,8 +25,8 @@
 //! once [`crate::protocol::read_line`] has taken it off the stream (so
 //! without its line ending), a frame to send just before it is written.
 //! So a program's trace never shows an answer before the frame it
-//! answers. A line that cannot be read at all (too long, not UTF-8) shows
-//! up as the `ERROR` sent back about it.
+//! answers. A line that cannot be read at all (too long, not UTF-8) is
+//! not traced; on the server, the `ERROR` sent back about it is.
 //!
 //! These functions only build the text; the programs decide where it goes
 //! (the server prints it to standard error, the client does too, keeping
