@@ -342,9 +342,9 @@ fn handshake(
     let hello = hello.to_bytes();
     if let Some(peer) = trace_peer {
         // The screen is not set up yet: the trace goes straight to stderr.
-        trace::sent(peer, &hello)
-            .iter()
-            .for_each(|line| eprintln!("{line}"));
+        for line in trace::sent(peer, &hello) {
+            eprintln!("{line}");
+        }
     }
     writer.write_all(&hello)?;
     let mut buf = Vec::new();
