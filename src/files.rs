@@ -24,18 +24,15 @@
 //! moment cannot both take the same name), then removes the temporary
 //! name. `rename` would silently replace an existing file.
 
-use crate::display::needs_escape;
+use crate::text::needs_escape;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Longest file name the protocol carries, in bytes: the usual limit of
-/// a name on Linux, macOS and Windows file systems.
-pub const MAX_NAME_LEN: usize = 255;
-
 /// Longest name [`safe_file_name`] returns, in bytes: short enough to add a
 /// `-123` suffix or the temporary name's decoration and stay under the
-/// file systems' 255-byte limit.
+/// file systems' 255-byte limit
+/// ([`MAX_NAME_LEN`](crate::protocol::MAX_NAME_LEN)).
 const MAX_SAFE_NAME_LEN: usize = 200;
 
 /// The name used when nothing usable is left of the sender's name.
@@ -179,34 +176,6 @@ fn with_path(error: io::Error, what: &str, path: &Path) -> io::Error {
     io::Error::new(error.kind(), format!("{what} {}: {error}", path.display()))
 }
 
-/// A byte count for people: `512 bytes`, `1.5 KiB`, `3.2 MiB`, `1.0 GiB`.
-///
-/// # Examples
-///
-/// ```
-/// use ftpchat::files::format_size;
-///
-/// assert_eq!(format_size(1), "1 byte");
-/// assert_eq!(format_size(1536), "1.5 KiB");
-/// assert_eq!(format_size(5 << 30), "5.0 GiB");
-/// ```
-pub fn format_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes == 1 {
-        return "1 byte".to_string();
-    }
-    if bytes < 1024 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,13 +259,5 @@ mod tests {
     fn names_without_extension_get_a_plain_suffix() {
         assert_eq!(split_extension("Makefile"), ("Makefile", ""));
         assert_eq!(split_extension("a.tar.gz"), ("a.tar", ".gz"));
-    }
-
-    #[test]
-    fn sizes_for_people() {
-        assert_eq!(format_size(0), "0 bytes");
-        assert_eq!(format_size(1023), "1023 bytes");
-        assert_eq!(format_size(1024), "1.0 KiB");
-        assert_eq!(format_size(1_073_741_824), "1.0 GiB");
     }
 }

@@ -8,11 +8,13 @@
 //!
 //! | module | what it holds | the networking idea |
 //! |---|---|---|
-//! | [`protocol`] | message types, encode/decode, limits, ports | framing a byte stream into lines and chunks; bounding input |
+//! | [`text`] | escaping what could steer a terminal; sizes for people | never print a peer's bytes raw |
+//! | [`protocol`] | framing ([`protocol::FrameReader`]), limits, error codes, message types | framing a byte stream into lines and chunks; bounding input |
+//! | [`defaults`] | default ports, host and chunk size | (plain Rust) |
 //! | [`checksum`] | the `cksum` CRC | end-to-end integrity |
 //! | [`files`] | safe names, temporary files, publishing | never trust a name; all-or-nothing saving |
 //! | [`input`] | what a typed line means (`/msg`, `/who`, ...) | one parser for both kinds of client |
-//! | [`display`] | the text a person sees for each message | never print a peer's bytes raw |
+//! | [`display`] | the text a person sees for each message | one look for both kinds of client |
 //! | [`trace`] | the lines `--trace` prints | watching a protocol on the wire |
 //! | [`keepalive`] | `PING` after silence, give up after more | noticing a peer that vanished (half-open connections) |
 //! | [`cli`] | command-line options | (plain Rust) |
@@ -108,9 +110,11 @@
 pub mod checksum;
 pub mod cli;
 pub mod clock;
+pub mod defaults;
 pub mod display;
 pub mod files;
 pub mod input;
 pub mod keepalive;
 pub mod protocol;
+pub mod text;
 pub mod trace;

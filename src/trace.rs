@@ -34,8 +34,8 @@
 //! it is off, the programs skip these calls after checking one `bool`.
 
 use crate::clock::timestamp;
-use crate::display::make_visible;
-use crate::protocol::ClientMessage;
+use crate::protocol::framing::parse_data_header;
+use crate::text::make_visible;
 use std::net::SocketAddr;
 
 /// Which way a frame went.
@@ -149,11 +149,11 @@ pub fn describe_frames(bytes: &[u8]) -> Vec<String> {
     frames
 }
 
-/// The length of the chunk that follows `line`, if it is a `DATA` header.
-/// (The server's `DATA` has the same syntax as the client's.)
+/// The length of the chunk that follows `line`, if it is a well-formed
+/// `DATA` header: the same rule [`crate::protocol::FrameReader`] reads by.
 fn chunk_len(line: &str) -> Option<usize> {
-    match ClientMessage::decode(line) {
-        Ok(ClientMessage::Data { len, .. }) => Some(len),
+    match parse_data_header(line) {
+        Some(Ok((_, len))) => Some(len),
         _ => None,
     }
 }

@@ -23,13 +23,15 @@ mod terminal;
 mod transfers;
 
 use ftpchat::cli::{Args, UsageError};
-use ftpchat::display::{describe, make_visible};
+use ftpchat::defaults::{DEFAULT_CHUNK_LEN, DEFAULT_HOST};
+use ftpchat::display::describe;
 use ftpchat::input::{CHAT_HELP, FILE_HELP, Input, parse_input};
 use ftpchat::keepalive::{DEFAULT_KEEPALIVE, Keepalive, Silence, is_timeout, parse_seconds};
 use ftpchat::protocol::{
-    self, ClientMessage, DEFAULT_CHUNK_LEN, DEFAULT_HOST, Delivery, ErrorCode, MAX_CHUNK_LEN,
-    PROTOCOL_VERSION, ServerMessage, check_nick, read_line, write_all_vectored,
+    self, ClientMessage, Delivery, ErrorCode, MAX_CHUNK_LEN, PROTOCOL_VERSION, ServerMessage,
+    check_nick, read_line, write_all_vectored,
 };
+use ftpchat::text::make_visible;
 use ftpchat::trace;
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, IsTerminal, Write};

@@ -28,13 +28,14 @@ mod relay;
 use clients::{ClientId, ClientKind, Clients, encode_for, plain_text_of};
 use ftpchat::cli::{Args, UsageError};
 use ftpchat::clock::timestamp;
-use ftpchat::display::make_visible;
+use ftpchat::defaults::{DEFAULT_HOST, DEFAULT_PORTS};
 use ftpchat::input::{CHAT_HELP, Input, parse_input};
 use ftpchat::keepalive::{DEFAULT_KEEPALIVE, Keepalive, Silence, is_timeout, parse_seconds};
 use ftpchat::protocol::{
-    self, ClientMessage, DEFAULT_HOST, DEFAULT_PORTS, ErrorCode, PROTOCOL_VERSION, ProtocolError,
-    ServerMessage, check_nick, read_line,
+    self, ClientMessage, ErrorCode, PROTOCOL_VERSION, ProtocolError, ServerMessage, check_nick,
+    read_line,
 };
+use ftpchat::text::make_visible;
 use ftpchat::trace;
 use outbox::{DEFAULT_STALL_TIMEOUT, Outbox, Priority};
 use relay::Sending;

@@ -27,9 +27,9 @@
 
 use crate::Client;
 use ftpchat::checksum::Cksum;
-use ftpchat::display::make_visible;
-use ftpchat::files::{create_temp_file, format_size, publish, safe_file_name};
+use ftpchat::files::{create_temp_file, publish, safe_file_name};
 use ftpchat::protocol::{ClientMessage, Delivery};
+use ftpchat::text::{format_size, make_visible};
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufRead, Read, Write};

@@ -38,8 +38,9 @@
 //! straight on to the recipients' outboxes.
 
 use crate::outbox::{Frame, Outbox, Priority};
-use ftpchat::display::{describe, make_visible};
+use ftpchat::display::describe;
 use ftpchat::protocol::{Delivery, ErrorCode, ServerMessage, encode_users, nick_key};
+use ftpchat::text::make_visible;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};

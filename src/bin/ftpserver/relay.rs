@@ -24,9 +24,8 @@
 use crate::clients::{RelayId, encode_for};
 use crate::outbox::{Outbox, Priority};
 use crate::{ClientKind, Session, log};
-use ftpchat::display::make_visible;
-use ftpchat::files::format_size;
 use ftpchat::protocol::{Delivery, ErrorCode, ServerMessage};
+use ftpchat::text::{format_size, make_visible};
 use std::io::{self, BufRead, Read};
 use std::sync::Arc;
 
