@@ -43,7 +43,12 @@
 //! Two queues share the outbox: *urgent* (chat and control lines) and
 //! *bulk* (file frames). The writer always empties the urgent queue first,
 //! so chat overtakes a large file instead of waiting behind it.
+//!
+//! An [`Outbox`] is a handle: cloning it is cheap (it counts a reference
+//! to the one shared queue), so the client's own handler, its writer
+//! thread and the registry each hold one.
 
+use ftpchat::keepalive::is_timeout;
 use ftpchat::protocol::write_all_vectored;
 use ftpchat::trace;
 use std::collections::VecDeque;
@@ -100,10 +105,17 @@ pub enum Priority {
     Bulk,
 }
 
-/// One client's outgoing queue. Shared (`Arc`) by the client's own
-/// handler thread, its writer thread (while there is one), and the
-/// registry, through which other clients' threads add frames.
+/// One client's outgoing queue: a cheap handle to it. The client's own
+/// handler thread, its writer thread (while there is one) and the
+/// registry, through which other clients' threads add frames, each hold
+/// a clone.
+#[derive(Clone)]
 pub struct Outbox {
+    shared: Arc<Shared>,
+}
+
+/// What every handle of one outbox shares.
+struct Shared {
     /// The queue and its state; held only for quick queue operations,
     /// never while writing to the socket.
     queue: Mutex<Queue>,
@@ -169,6 +181,20 @@ impl Queue {
         over && !self.closed && !(priority == Priority::Urgent && stuck)
     }
 
+    /// Adds `frame` to the queue for `priority`.
+    fn push(&mut self, frame: Frame, priority: Priority) {
+        match priority {
+            Priority::Urgent => {
+                self.urgent_bytes += frame.len();
+                self.urgent.push_back(frame);
+            }
+            Priority::Bulk => {
+                self.bulk_bytes += frame.len();
+                self.bulk.push_back(frame);
+            }
+        }
+    }
+
     /// Bytes in the queue for `priority`.
     fn bytes(&self, priority: Priority) -> usize {
         match priority {
@@ -191,11 +217,11 @@ impl Outbox {
         stall_timeout: Duration,
         name: String,
         trace_peer: Option<SocketAddr>,
-    ) -> io::Result<Arc<Outbox>> {
+    ) -> io::Result<Outbox> {
         // The write timeout is how a client that stopped reading is found:
         // a write that makes no progress for this long fails.
         stream.set_write_timeout(Some(stall_timeout))?;
-        Ok(Arc::new(Outbox {
+        let shared = Shared {
             queue: Mutex::new(Queue::new()),
             frame_added: Condvar::new(),
             frames_sent: Condvar::new(),
@@ -204,14 +230,105 @@ impl Outbox {
             stream,
             stall_timeout,
             trace_peer,
-        }))
+        };
+        Ok(Outbox {
+            shared: Arc::new(shared),
+        })
     }
 
     /// How long the socket may take no data before the client is cut off.
     pub fn stall_timeout(&self) -> Duration {
-        self.stall_timeout
+        self.shared.stall_timeout
     }
 
+    /// Queues `frame` for sending. If its queue holds more than
+    /// [`SOFT_LIMIT_BYTES`], first waits up to [`CHAT_WAIT`] (urgent) or
+    /// the stall timeout (bulk) for the writer to catch up. If both queues
+    /// together would exceed [`HARD_LIMIT_BYTES`], the client is
+    /// disconnected instead. A frame for a closed outbox is dropped: its
+    /// connection is ending, and the handler reports why.
+    pub fn send(&self, frame: Frame, priority: Priority) {
+        let shared = &*self.shared;
+        let max_wait = match priority {
+            Priority::Urgent => CHAT_WAIT,
+            Priority::Bulk => shared.stall_timeout,
+        };
+        let queue = shared.lock();
+        let (mut queue, _) = shared
+            .frames_sent
+            .wait_timeout_while(queue, max_wait, |queue| queue.should_wait(priority))
+            .unwrap_or_else(PoisonError::into_inner);
+        if queue.closed {
+            return;
+        }
+        if queue.urgent_bytes + queue.bulk_bytes + frame.len() > HARD_LIMIT_BYTES {
+            let reason = format!(
+                "send queue full: over {} KiB unread",
+                HARD_LIMIT_BYTES / 1024
+            );
+            return shared.fail(&mut queue, reason);
+        }
+        queue.push(frame, priority);
+        let start_writer = !queue.writer_running;
+        queue.writer_running = true;
+        drop(queue);
+        if start_writer {
+            self.start_writer();
+        } else {
+            shared.frame_added.notify_one();
+        }
+    }
+
+    /// Starts the writer thread. If the system has no thread to give (a
+    /// limit reached), the client cannot be served, and is disconnected.
+    fn start_writer(&self) {
+        let shared = Arc::clone(&self.shared);
+        let spawned = thread::Builder::new()
+            .name(self.shared.name.clone())
+            .stack_size(WRITER_STACK_BYTES)
+            .spawn(move || shared.run_writer());
+        if let Err(error) = spawned {
+            let mut queue = self.shared.lock();
+            queue.writer_running = false;
+            let reason = format!("cannot start a writer thread: {error}");
+            self.shared.fail(&mut queue, reason);
+            self.shared.writer_ended.notify_all();
+        }
+    }
+
+    /// Closes the outbox: frames already queued are still sent, then the
+    /// connection is shut down. Later frames are dropped.
+    pub fn close(&self) {
+        let shared = &*self.shared;
+        let mut queue = shared.lock();
+        queue.closed = true;
+        if !queue.writer_running {
+            // Nothing is queued (a writer would be running), so nothing
+            // is left to send: shut down now.
+            let _ = shared.stream.shutdown(Shutdown::Both);
+        }
+        drop(queue);
+        shared.frame_added.notify_all();
+        shared.frames_sent.notify_all();
+    }
+
+    /// Waits until the writer thread, if one is running, has sent what was
+    /// queued and ended, or `timeout` passes.
+    pub fn wait_closed(&self, timeout: Duration) {
+        let queue = self.shared.lock();
+        let _ = self
+            .shared
+            .writer_ended
+            .wait_timeout_while(queue, timeout, |queue| queue.writer_running);
+    }
+
+    /// Why this side cut the connection, if it did.
+    pub fn failure(&self) -> Option<String> {
+        self.shared.lock().failure.clone()
+    }
+}
+
+impl Shared {
     /// Locks the queue. If another thread panicked while holding the lock,
     /// the queue is still consistent (every change to it is a single
     /// step), so we carry on rather than spread the panic.
@@ -219,118 +336,8 @@ impl Outbox {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `frame` for sending. If its queue holds more than
-    /// [`SOFT_LIMIT_BYTES`], first waits up to [`CHAT_WAIT`] (urgent) or
-    /// the stall timeout (bulk) for the writer to catch up. If both queues
-    /// together would exceed [`HARD_LIMIT_BYTES`], the client is
-    /// disconnected instead.
-    ///
-    /// Returns `false` if the frame was not queued because the connection
-    /// is closing or has failed.
-    pub fn send(self: &Arc<Self>, frame: Frame, priority: Priority) -> bool {
-        let max_wait = match priority {
-            Priority::Urgent => CHAT_WAIT,
-            Priority::Bulk => self.stall_timeout,
-        };
-        let deadline = Instant::now() + max_wait;
-        let mut queue = self.lock();
-        while queue.should_wait(priority) {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            queue = self
-                .frames_sent
-                .wait_timeout(queue, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        if queue.closed {
-            return false;
-        }
-        if queue.urgent_bytes + queue.bulk_bytes + frame.len() > HARD_LIMIT_BYTES {
-            let reason = format!(
-                "send queue full: over {} KiB unread",
-                HARD_LIMIT_BYTES / 1024
-            );
-            self.fail(&mut queue, reason);
-            return false;
-        }
-        match priority {
-            Priority::Urgent => {
-                queue.urgent_bytes += frame.len();
-                queue.urgent.push_back(frame);
-            }
-            Priority::Bulk => {
-                queue.bulk_bytes += frame.len();
-                queue.bulk.push_back(frame);
-            }
-        }
-        let start_writer = !queue.writer_running;
-        queue.writer_running = true;
-        drop(queue);
-        if start_writer {
-            self.start_writer();
-        } else {
-            self.frame_added.notify_one();
-        }
-        true
-    }
-
-    /// Starts the writer thread. If the system has no thread to give (a
-    /// limit reached), the client cannot be served, and is disconnected.
-    fn start_writer(self: &Arc<Self>) {
-        let outbox = Arc::clone(self);
-        let spawned = thread::Builder::new()
-            .name(self.name.clone())
-            .stack_size(WRITER_STACK_BYTES)
-            .spawn(move || outbox.run_writer());
-        if let Err(error) = spawned {
-            let mut queue = self.lock();
-            queue.writer_running = false;
-            self.fail(&mut queue, format!("cannot start a writer thread: {error}"));
-            self.writer_ended.notify_all();
-        }
-    }
-
-    /// Closes the outbox: frames already queued are still sent, then the
-    /// connection is shut down. Later frames are dropped.
-    pub fn close(&self) {
-        let mut queue = self.lock();
-        queue.closed = true;
-        if !queue.writer_running {
-            // Nothing is queued (a writer would be running), so nothing
-            // is left to send: shut down now.
-            let _ = self.stream.shutdown(Shutdown::Both);
-        }
-        drop(queue);
-        self.frame_added.notify_all();
-        self.frames_sent.notify_all();
-    }
-
-    /// Waits until the writer thread, if one is running, has sent what was
-    /// queued and ended, or `timeout` passes.
-    pub fn wait_closed(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        let mut queue = self.lock();
-        while queue.writer_running {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            queue = self
-                .writer_ended
-                .wait_timeout(queue, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-    }
-
-    /// Why this side cut the connection, if it did.
-    pub fn failure(&self) -> Option<String> {
-        self.lock().failure.clone()
-    }
-
+    /// Cuts the connection from this side, for `reason`: what is queued is
+    /// dropped, and every thread waiting on the outbox or the socket wakes.
     fn fail(&self, queue: &mut Queue, reason: String) {
         if queue.failure.is_none() {
             queue.failure = Some(reason);
@@ -353,35 +360,10 @@ impl Outbox {
     fn run_writer(&self) {
         let mut batch: Vec<Frame> = Vec::new();
         loop {
-            let priority = {
-                let mut queue = self.lock();
-                while queue.is_empty() {
-                    if queue.closed {
-                        // Everything has been sent: say goodbye to the peer.
-                        let _ = self.stream.shutdown(Shutdown::Both);
-                        return self.end_writer(queue);
-                    }
-                    let (guard, waited) = self
-                        .frame_added
-                        .wait_timeout(queue, LINGER)
-                        .unwrap_or_else(PoisonError::into_inner);
-                    queue = guard;
-                    if waited.timed_out() && queue.is_empty() && !queue.closed {
-                        // Idle: end, and let the next frame start a new one.
-                        return self.end_writer(queue);
-                    }
-                }
-                // Urgent frames first, as many as one system call takes;
-                // a bulk frame only when no urgent one waits.
-                let count = queue.urgent.len().min(MAX_FRAMES_PER_WRITE);
-                batch.extend(queue.urgent.drain(..count));
-                if batch.is_empty() {
-                    batch.extend(queue.bulk.pop_front());
-                    Priority::Bulk
-                } else {
-                    Priority::Urgent
-                }
-            }; // the lock is released here, before the slow part
+            let Some(priority) = self.next_batch(&mut batch) else {
+                return;
+            };
+            // The lock is released: the slow part happens without it.
             let sent_bytes: usize = batch.iter().map(|frame| frame.len()).sum();
             let parts: Vec<&[u8]> = batch.iter().map(|frame| frame.as_slice()).collect();
             if let Some(peer) = self.trace_peer {
@@ -396,20 +378,53 @@ impl Outbox {
                 Priority::Bulk => queue.bulk_bytes -= sent_bytes,
             }
             self.frames_sent.notify_all();
-            match result {
-                Ok(()) => queue.last_progress = Instant::now(),
-                Err(error) => {
-                    let reason = match error.kind() {
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
-                            "not reading: no data accepted for {} s",
-                            self.stall_timeout.as_secs_f64()
-                        ),
-                        _ => format!("write failed: {error}"),
-                    };
-                    self.fail(&mut queue, reason);
-                    return self.end_writer(queue);
-                }
+            if let Err(error) = result {
+                let reason = match is_timeout(&error) {
+                    true => format!(
+                        "not reading: no data accepted for {} s",
+                        self.stall_timeout.as_secs_f64()
+                    ),
+                    false => format!("write failed: {error}"),
+                };
+                self.fail(&mut queue, reason);
+                return self.end_writer(queue);
             }
+            queue.last_progress = Instant::now();
+        }
+    }
+
+    /// Waits for frames and moves the next batch into `batch`: urgent
+    /// frames first, as many as one system call takes; a bulk frame only
+    /// when no urgent one waits. Returns the batch's priority, or `None`
+    /// when the writer should end (idle for [`LINGER`], or closed and
+    /// empty, after shutting the connection down).
+    fn next_batch(&self, batch: &mut Vec<Frame>) -> Option<Priority> {
+        let mut queue = self.lock();
+        while queue.is_empty() {
+            if queue.closed {
+                // Everything has been sent: say goodbye to the peer.
+                let _ = self.stream.shutdown(Shutdown::Both);
+                self.end_writer(queue);
+                return None;
+            }
+            let (guard, waited) = self
+                .frame_added
+                .wait_timeout(queue, LINGER)
+                .unwrap_or_else(PoisonError::into_inner);
+            queue = guard;
+            if waited.timed_out() && queue.is_empty() && !queue.closed {
+                // Idle: end, and let the next frame start a new one.
+                self.end_writer(queue);
+                return None;
+            }
+        }
+        let count = queue.urgent.len().min(MAX_FRAMES_PER_WRITE);
+        batch.extend(queue.urgent.drain(..count));
+        if batch.is_empty() {
+            batch.extend(queue.bulk.pop_front());
+            Some(Priority::Bulk)
+        } else {
+            Some(Priority::Urgent)
         }
     }
 
@@ -430,5 +445,98 @@ fn trace_sent(peer: SocketAddr, frames: &[Frame]) {
         for line in trace::sent(peer, frame) {
             let _ = writeln!(stderr, "{line}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Read};
+    use std::net::TcpListener;
+
+    /// An outbox writing to one end of a loopback connection, and the
+    /// other end, to read what it sends.
+    fn outbox(stall_timeout: Duration) -> (Outbox, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let near = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (far, _) = listener.accept().unwrap();
+        far.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let outbox = Outbox::new(Arc::new(near), stall_timeout, "test".into(), None).unwrap();
+        (outbox, far)
+    }
+
+    fn frame(text: &str) -> Frame {
+        Arc::new(text.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn frames_arrive_whole_and_in_order_then_the_connection_closes() {
+        let (outbox, far) = outbox(Duration::from_secs(5));
+        for i in 0..100 {
+            outbox.send(frame(&format!("CHAT a {i}\n")), Priority::Urgent);
+        }
+        outbox.close();
+        let mut text = String::new();
+        BufReader::new(far).read_to_string(&mut text).unwrap();
+        let expected: String = (0..100).map(|i| format!("CHAT a {i}\n")).collect();
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn urgent_frames_overtake_bulk_frames_already_queued() {
+        let (outbox, far) = outbox(Duration::from_secs(5));
+        // Queue all three before any writer runs, as if the client had
+        // been slow to read while they came in.
+        {
+            let mut queue = outbox.shared.lock();
+            queue.push(frame("DATA 1 0\n"), Priority::Bulk);
+            queue.push(frame("DONE 1 5\n"), Priority::Bulk);
+            queue.push(frame("CHAT a hi\n"), Priority::Urgent);
+            queue.writer_running = true;
+        }
+        outbox.start_writer();
+        outbox.close();
+        let mut lines = BufReader::new(far).lines().map(Result::unwrap);
+        assert_eq!(lines.next().as_deref(), Some("CHAT a hi"));
+        assert_eq!(lines.next().as_deref(), Some("DATA 1 0"));
+        assert_eq!(lines.next().as_deref(), Some("DONE 1 5"));
+    }
+
+    #[test]
+    fn a_client_that_stops_reading_is_cut_off_after_the_stall_timeout() {
+        let (outbox, _far) = outbox(Duration::from_millis(300)); // never read
+        let chunk: Frame = Arc::new(vec![0; 64 * 1024]);
+        let started = Instant::now();
+        // Bulk frames wait for the writer (backpressure), so this loop is
+        // slowed down, and then ends when the client is cut off.
+        while outbox.failure().is_none() {
+            outbox.send(Arc::clone(&chunk), Priority::Bulk);
+            assert!(started.elapsed() < Duration::from_secs(10), "never cut off");
+        }
+        assert_eq!(
+            outbox.failure().as_deref(),
+            Some("not reading: no data accepted for 0.3 s")
+        );
+    }
+
+    #[test]
+    fn chat_does_not_wait_for_a_stuck_client_and_its_queue_is_bounded() {
+        let (outbox, _far) = outbox(Duration::from_secs(60)); // never read
+        let line: Frame = Arc::new(vec![b'x'; 2000]);
+        let started = Instant::now();
+        let mut sent = 0;
+        while outbox.failure().is_none() {
+            outbox.send(Arc::clone(&line), Priority::Urgent);
+            sent += 1;
+            assert!(sent < 100_000, "the queue never filled");
+        }
+        assert_eq!(
+            outbox.failure().as_deref(),
+            Some("send queue full: over 4096 KiB unread")
+        );
+        // Each line waited at most CHAT_WAIT, and only while the writer
+        // still made progress: far less than a wait per line.
+        let waited = started.elapsed();
+        assert!(waited < CHAT_WAIT * 40, "chat waited {waited:?}");
     }
 }

@@ -19,18 +19,40 @@
 //! the stall timeout, and the file goes on to the others.
 //!
 //! Recipients report how it went with `RECEIVED`; the registry
-//! (`clients.rs`) passes each report to the sender as `DELIVERED`.
+//! (`registry.rs`) passes each report to the sender as `DELIVERED`.
 
-use crate::clients::{RelayId, encode_for};
+use crate::ids::{ClientId, RelayId};
+use crate::log::log;
 use crate::outbox::{Outbox, Priority};
-use crate::{ClientKind, Session, log};
-use ftpchat::protocol::{Delivery, ErrorCode, ServerMessage};
+use crate::plain::{ClientKind, encode_for, reply_error};
+use crate::shared::Server;
+use ftpchat::protocol::{Chunk, Delivery, ErrorCode, ServerMessage};
 use ftpchat::text::{format_size, make_visible};
-use std::io::{self, BufRead, Read};
+use std::collections::HashMap;
+use std::io::{self, Read};
 use std::sync::Arc;
 
-/// A file this client is sending through the server.
-pub struct Sending {
+/// The member whose file frame is being handled: who they are, how to
+/// answer them, and the server they are on.
+pub struct FileSender<'a> {
+    /// The member's connection.
+    pub id: ClientId,
+    /// The member's nickname, for the recipients.
+    pub nick: &'a str,
+    /// Where answers to the member go.
+    pub outbox: &'a Outbox,
+    /// The server, for its registry and settings.
+    pub server: &'a Server,
+}
+
+/// The files one member is sending, by its own transfer id.
+#[derive(Default)]
+pub struct Files {
+    sending: HashMap<u64, Sending>,
+}
+
+/// A file being sent through the server.
+struct Sending {
     /// The server's number for it.
     relay: RelayId,
     /// The size the sender announced.
@@ -39,42 +61,43 @@ pub struct Sending {
     relayed: u64,
 }
 
-impl Session<'_> {
+impl Files {
     /// `SEND`: the client offers a file. Finds its recipients, announces
     /// the file to them with `FILE`, and answers the sender `ACCEPTED` (or
     /// `REFUSED`, with the reason).
-    pub(crate) fn offer_file(&mut self, id: u64, size: u64, to: &str, name: &str) {
+    pub fn offer(&mut self, sender: &FileSender, id: u64, size: u64, to: &str, name: &str) {
         if self.sending.contains_key(&id) {
             let text = format!("transfer {id} is already under way");
-            return self.refuse_file(id, ErrorCode::TransferExists, &text);
+            return refuse(sender, id, ErrorCode::TransferExists, &text);
         }
-        if size > self.server.max_file_size {
-            let limit = self.server.max_file_size;
+        let limit = sender.server.settings.max_file_size;
+        if size > limit {
             let text = format!("the file is {size} bytes; this server takes at most {limit}");
-            return self.refuse_file(id, ErrorCode::FileTooLarge, &text);
+            return refuse(sender, id, ErrorCode::FileTooLarge, &text);
         }
-        let started = match self.server.clients.start_relay(self.id, id, to) {
+        let started = match sender.server.clients.start_relay(sender.id, id, to) {
             Ok(started) => started,
-            Err(refusal) => return self.refuse_file(id, refusal.code, &refusal.text),
+            Err(refusal) => return refuse(sender, id, refusal.code, &refusal.text),
         };
         log(format_args!(
             "{} {} sends {:?} ({size} bytes) to {} recipients as transfer {}",
-            self.id,
-            self.nick,
+            sender.id,
+            sender.nick,
             make_visible(name),
             started.recipients.len(),
             started.id
         ));
         // Answer the sender first: a recipient may fail at once, and its
         // report (`DELIVERED`) must not reach the sender before `ACCEPTED`.
-        self.reply(&ServerMessage::Accepted {
+        let accepted = ServerMessage::Accepted {
             id,
             recipients: started.recipients.len(),
-        });
+        };
+        reply(sender, &accepted);
         let file = ServerMessage::File {
-            id: started.id,
+            id: started.id.number(),
             size,
-            from: &self.nick,
+            from: sender.nick,
             name,
         };
         let file = Arc::new(file.to_bytes());
@@ -83,7 +106,7 @@ impl Session<'_> {
         }
         let text = format!(
             "{} is sharing {} ({}); receiving files needs the full client, ftpclient",
-            self.nick,
+            sender.nick,
             make_visible(name),
             format_size(size)
         );
@@ -99,138 +122,151 @@ impl Session<'_> {
         self.sending.insert(id, sending);
     }
 
-    /// `DATA`: reads one chunk of `len` bytes from `reader` and queues it
-    /// for every recipient still waiting for the file.
+    /// `DATA`: reads one chunk and queues it for every recipient still
+    /// waiting for the file. May wait for slow recipients: that is the
+    /// backpressure.
     ///
     /// # Errors
     ///
     /// The connection failed or closed in the middle of the chunk.
-    pub(crate) fn relay_chunk(
+    pub fn relay_chunk<R: Read>(
         &mut self,
-        reader: &mut impl BufRead,
-        id: u64,
-        len: usize,
+        sender: &FileSender,
+        mut chunk: Chunk<'_, R>,
     ) -> io::Result<()> {
+        let id = chunk.id();
+        let len = chunk.len();
         let Some(sending) = self.sending.get_mut(&id) else {
             // The length is known, so the stream stays in step: skip the
             // chunk and say why.
-            discard(reader, len)?;
+            chunk.skip()?;
             let text = format!("no transfer {id} is under way");
-            self.reply_error(ErrorCode::NoSuchTransfer, &text);
+            reply_error(
+                sender.outbox,
+                ClientKind::Full,
+                ErrorCode::NoSuchTransfer,
+                &text,
+            );
             return Ok(());
         };
         if sending.relayed + len as u64 > sending.size {
-            discard(reader, len)?;
+            chunk.skip()?;
             let text = format!("more data than the {} bytes announced", sending.size);
-            self.abandon_file(id, &text);
+            self.abandon(sender, id, &text);
             return Ok(());
         }
         let mut frame = Vec::with_capacity(len + 32);
-        ServerMessage::Data {
-            id: sending.relay,
+        let header = ServerMessage::Data {
+            id: sending.relay.number(),
             len,
-        }
-        .encode(&mut frame);
-        // Read the chunk from the same buffered reader that gave us the
-        // header line, never from the raw socket: the reader may already
-        // hold the chunk's first bytes. `take` stops at the chunk's end.
-        let read = reader.take(len as u64).read_to_end(&mut frame)?;
-        if read < len {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "connection closed in the middle of a chunk",
-            ));
-        }
+        };
+        header.encode(&mut frame);
+        chunk.read_to_vec(&mut frame)?;
         sending.relayed += len as u64;
         let relay = sending.relay;
-        self.queue_for_recipients(relay, Arc::new(frame));
+        queue_for_recipients(sender.server, relay, Arc::new(frame));
         Ok(())
     }
 
     /// `DONE`: checks that the whole file arrived, and passes the checksum
     /// on. The relay then waits for the recipients' reports.
-    pub(crate) fn finish_file(&mut self, id: u64, checksum: u32) {
+    pub fn finish(&mut self, sender: &FileSender, id: u64, checksum: u32) {
         let Some(sending) = self.sending.get(&id) else {
             let text = format!("no transfer {id} is under way");
-            return self.reply_error(ErrorCode::NoSuchTransfer, &text);
+            return reply_error(
+                sender.outbox,
+                ClientKind::Full,
+                ErrorCode::NoSuchTransfer,
+                &text,
+            );
         };
         if sending.relayed != sending.size {
             let text = format!(
                 "the file ended after {} of the {} bytes announced",
                 sending.relayed, sending.size
             );
-            return self.abandon_file(id, &text);
+            return self.abandon(sender, id, &text);
         }
         let relay = sending.relay;
         self.sending.remove(&id);
         let done = ServerMessage::Done {
-            id: relay,
+            id: relay.number(),
             checksum,
         };
-        self.queue_for_recipients(relay, Arc::new(done.to_bytes()));
-        self.server.clients.finish_relay(relay);
+        queue_for_recipients(sender.server, relay, Arc::new(done.to_bytes()));
+        sender.server.clients.finish_relay(relay);
     }
 
     /// `CANCEL`: the sender gives up; the recipients are told to discard
     /// what they have.
-    pub(crate) fn cancel_file(&mut self, id: u64, reason: &str) {
+    pub fn cancel(&mut self, sender: &FileSender, id: u64, reason: &str) {
         match self.sending.remove(&id) {
             Some(sending) => {
                 let reason = format!("the sender cancelled it ({reason})");
-                self.server.clients.cancel_relay(sending.relay, &reason);
+                sender.server.clients.cancel_relay(sending.relay, &reason);
             }
             None => {
                 let text = format!("no transfer {id} is under way");
-                self.reply_error(ErrorCode::NoSuchTransfer, &text);
+                reply_error(
+                    sender.outbox,
+                    ClientKind::Full,
+                    ErrorCode::NoSuchTransfer,
+                    &text,
+                );
             }
-        }
-    }
-
-    /// `RECEIVED`: a recipient says how a file turned out.
-    pub(crate) fn report_file(&mut self, id: u64, outcome: Delivery) {
-        if !self.server.clients.report_delivery(id, self.id, outcome) {
-            let text = format!("you are not receiving transfer {id}");
-            self.reply_error(ErrorCode::NoSuchTransfer, &text);
         }
     }
 
     /// Stops a transfer whose data does not match its announced size: the
     /// recipients discard it, and the sender is told why.
-    fn abandon_file(&mut self, id: u64, why: &str) {
+    fn abandon(&mut self, sender: &FileSender, id: u64, why: &str) {
         if let Some(sending) = self.sending.remove(&id) {
             let reason = format!("the sender sent {why}");
-            self.server.clients.cancel_relay(sending.relay, &reason);
+            sender.server.clients.cancel_relay(sending.relay, &reason);
         }
-        self.refuse_file(id, ErrorCode::WrongSize, why);
-    }
-
-    fn refuse_file(&self, id: u64, code: ErrorCode, text: &str) {
-        self.reply(&ServerMessage::Refused {
-            id,
-            code: code.as_str(),
-            text,
-        });
-    }
-
-    /// Queues one file frame for every recipient of `relay` still waiting
-    /// for it. May wait for slow recipients: that is the backpressure.
-    fn queue_for_recipients(&mut self, relay: RelayId, frame: Arc<Vec<u8>>) {
-        let mut recipients: Vec<Arc<Outbox>> = Vec::new();
-        self.server.clients.relay_recipients(relay, &mut recipients);
-        for outbox in &recipients {
-            outbox.send(Arc::clone(&frame), Priority::Bulk);
-        }
+        refuse(sender, id, ErrorCode::WrongSize, why);
     }
 }
 
-/// Reads and drops `len` bytes: a chunk we will not relay.
-fn discard(reader: &mut impl BufRead, len: usize) -> io::Result<()> {
-    let skipped = io::copy(&mut reader.take(len as u64), &mut io::sink())?;
-    if skipped < len as u64 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "connection closed in the middle of a chunk",
-        ));
+/// `RECEIVED`: a recipient (`receiver`) says how a file turned out.
+pub fn report(receiver: &FileSender, id: u64, outcome: Delivery) {
+    let relay = RelayId::from_number(id);
+    if !receiver
+        .server
+        .clients
+        .report_delivery(relay, receiver.id, outcome)
+    {
+        let text = format!("you are not receiving transfer {id}");
+        reply_error(
+            receiver.outbox,
+            ClientKind::Full,
+            ErrorCode::NoSuchTransfer,
+            &text,
+        );
     }
-    Ok(())
+}
+
+/// Answers the sender of transfer `id` with `REFUSED`.
+fn refuse(sender: &FileSender, id: u64, code: ErrorCode, text: &str) {
+    let refused = ServerMessage::Refused {
+        id,
+        code: code.as_str(),
+        text,
+    };
+    reply(sender, &refused);
+}
+
+fn reply(sender: &FileSender, message: &ServerMessage) {
+    let frame = encode_for(ClientKind::Full, message);
+    sender.outbox.send(frame, Priority::Urgent);
+}
+
+/// Queues one file frame for every recipient of `relay` still waiting for
+/// it. May wait for slow recipients: that is the backpressure.
+fn queue_for_recipients(server: &Server, relay: RelayId, frame: Arc<Vec<u8>>) {
+    let mut recipients: Vec<Outbox> = Vec::new();
+    server.clients.relay_recipients(relay, &mut recipients);
+    for outbox in &recipients {
+        outbox.send(Arc::clone(&frame), Priority::Bulk);
+    }
 }

@@ -1,0 +1,332 @@
+//! A member's session: the loop that reads one client's messages and acts
+//! on them, from its handshake until it leaves.
+//!
+//! [`Session::serve`] reads frame after frame from the connection's one
+//! [`FrameReader`]. A full client's lines are protocol messages
+//! ([`ClientMessage`]); a plain client's are typed text, read with the same
+//! parser the full client uses for its user's input ([`parse_input`]), so
+//! `/msg bob hi` means the same from either. Chat is relayed through the
+//! registry (`registry.rs`), files through `relay.rs`.
+//!
+//! # Silence
+//!
+//! A full client's socket has a read timeout of one keep-alive interval
+//! (see `ftpchat::keepalive`): a read that times out means the client has
+//! been silent that long, and is answered with a `PING`; a second silent
+//! interval ends the session.
+//!
+//! # Chat in batches
+//!
+//! Chat lines are not relayed one by one: they collect in a batch, which
+//! is relayed when the reader has no more input waiting (so a lone line
+//! goes out at once) or the batch is full. A client that sends many lines
+//! quickly has them relayed many per write.
+
+use crate::handshake::Joined;
+use crate::ids::ClientId;
+use crate::outbox::{Outbox, Priority};
+use crate::plain::{ClientKind, encode_for, plain_text_of, reply_error};
+use crate::registry::Clients;
+use crate::relay::{self, FileSender, Files};
+use crate::shared::Server;
+use ftpchat::input::{CHAT_HELP, Input, parse_input};
+use ftpchat::keepalive::{Keepalive, Silence, is_timeout};
+use ftpchat::protocol::{
+    self, ClientMessage, ErrorCode, Frame, FrameReader, ProtocolError, ServerMessage,
+};
+use ftpchat::text::make_visible;
+use ftpchat::trace;
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Largest batch of chat bytes a session collects before relaying it.
+const MAX_BATCH_BYTES: usize = 32 * 1024;
+
+/// A connection that has finished its handshake.
+pub struct Session<'a> {
+    id: ClientId,
+    peer: SocketAddr,
+    nick: String,
+    kind: ClientKind,
+    outbox: Outbox,
+    server: &'a Server,
+    /// Chat messages read but not yet relayed, as encoded `CHAT` lines.
+    batch: Vec<u8>,
+    /// Files this member is sending.
+    files: Files,
+}
+
+/// What to do after a frame: go on, or end the session for this reason.
+type Outcome = Option<String>;
+
+impl<'a> Session<'a> {
+    /// The session of a member that has just joined.
+    pub fn new(joined: Joined, server: &'a Server, outbox: Outbox) -> Session<'a> {
+        Session {
+            id: joined.id,
+            peer: joined.peer,
+            nick: joined.nick,
+            kind: joined.kind,
+            outbox,
+            server,
+            batch: Vec::new(),
+            files: Files::default(),
+        }
+    }
+
+    /// The member's nickname.
+    pub fn nick(&self) -> &str {
+        &self.nick
+    }
+
+    /// Reads and handles the member's messages until they leave. Returns
+    /// the reason they left, for the others' notice.
+    ///
+    /// # Errors
+    ///
+    /// The connection failed (the others are told it was lost).
+    pub fn serve<R: Read>(&mut self, frames: &mut FrameReader<R>) -> io::Result<String> {
+        let mut keepalive = Keepalive::new(self.server.settings.keepalive);
+        loop {
+            if !frames.has_buffered_input() {
+                // About to wait for the network: relay what we have.
+                self.flush_batch();
+            }
+            let next = match self.kind {
+                ClientKind::Full => frames.read_frame(),
+                // A plain client's `DATA` is just a word it typed.
+                ClientKind::Plain => frames.read_line().map(|line| line.map(Frame::Line)),
+            };
+            let outcome = match next {
+                Ok(Some(frame)) => {
+                    keepalive.heard();
+                    self.handle_frame(frame)?
+                }
+                Ok(None) => Some("connection closed".to_string()),
+                // Only full clients have a read timeout: this one has been
+                // silent for a whole interval.
+                Err(error) if is_timeout(&error) => self.on_silence(&mut keepalive),
+                Err(error) => {
+                    keepalive.heard();
+                    self.flush_batch();
+                    self.on_read_error(error)?
+                }
+            };
+            if self.batch.len() >= MAX_BATCH_BYTES {
+                self.flush_batch();
+            }
+            if let Some(reason) = outcome {
+                self.flush_batch();
+                return Ok(reason);
+            }
+        }
+    }
+
+    /// Handles one frame. A chunk goes to the file it belongs to; a line
+    /// is a message (full client) or typed text (plain client).
+    fn handle_frame<R: Read>(&mut self, frame: Frame<'_, R>) -> io::Result<Outcome> {
+        let trace = self.server.settings.trace;
+        match frame {
+            Frame::Data(chunk) => {
+                if trace {
+                    eprintln!("{}", trace::received(self.peer, chunk.header()));
+                }
+                self.flush_batch(); // earlier chat first: everything keeps its order
+                let sender = FileSender {
+                    id: self.id,
+                    nick: &self.nick,
+                    outbox: &self.outbox,
+                    server: self.server,
+                };
+                self.files.relay_chunk(&sender, chunk)?;
+                Ok(None)
+            }
+            Frame::Line(line) => {
+                if trace {
+                    eprintln!("{}", trace::received(self.peer, line));
+                }
+                Ok(match self.kind {
+                    ClientKind::Full => self.handle_message(line),
+                    ClientKind::Plain => self.handle_typed_line(line),
+                })
+            }
+        }
+    }
+
+    /// A silent interval: ping the client, or give up on it if the last
+    /// ping went unanswered.
+    fn on_silence(&mut self, keepalive: &mut Keepalive) -> Outcome {
+        match keepalive.silence() {
+            Silence::Ping(token) => {
+                self.reply(&ServerMessage::Ping { token: &token });
+                None
+            }
+            Silence::Dead => {
+                let secs = keepalive.interval().as_secs_f64();
+                let why = format!("no reply to PING within {secs} s");
+                self.reply_error(ErrorCode::PingTimeout, &format!("{why}; closing"));
+                Some(why)
+            }
+        }
+    }
+
+    /// A line or chunk that could not be read. Bad UTF-8 is answered, and
+    /// the session goes on: the line was read to its end, so the next one
+    /// can be trusted. After a line too long or a `DATA` header that cannot
+    /// be trusted, nobody knows where the next frame starts: the session
+    /// ends, with the reason. Any other error is the connection failing.
+    fn on_read_error(&mut self, error: io::Error) -> io::Result<Outcome> {
+        let Some(fault) = ProtocolError::find(&error) else {
+            return Err(error);
+        };
+        if !fault.code.breaks_framing() {
+            self.reply_error(fault.code, &fault.detail);
+            return Ok(None);
+        }
+        self.reply_error(fault.code, &format!("{}; closing", fault.detail));
+        Ok(Some(fault.code.as_str().to_string()))
+    }
+
+    /// Handles one protocol line from a full client.
+    fn handle_message(&mut self, line: &str) -> Outcome {
+        let message = match ClientMessage::decode(line) {
+            Ok(message) => message,
+            Err(fault) => {
+                self.flush_batch();
+                self.reply_error(fault.code, &fault.detail);
+                return None;
+            }
+        };
+        if !matches!(message, ClientMessage::Chat { .. }) {
+            // Relay earlier chat first, so that everything keeps its order.
+            self.flush_batch();
+        }
+        match message {
+            ClientMessage::Chat { text } => self.chat(text),
+            ClientMessage::Private { to, text } => self.private(to, text),
+            ClientMessage::Who => self.who(),
+            ClientMessage::Quit => return Some(self.quit()),
+            ClientMessage::Ping { token } => self.reply(&ServerMessage::Pong { token }),
+            ClientMessage::Pong { .. } => {}
+            ClientMessage::Hello { .. } => {
+                self.reply_error(ErrorCode::AlreadyRegistered, "already joined");
+            }
+            file_message => self.handle_file_message(file_message),
+        }
+        None
+    }
+
+    /// Handles a message about a file: one this member sends, or (for
+    /// `RECEIVED`) one it received.
+    fn handle_file_message(&mut self, message: ClientMessage) {
+        let sender = FileSender {
+            id: self.id,
+            nick: &self.nick,
+            outbox: &self.outbox,
+            server: self.server,
+        };
+        match message {
+            ClientMessage::Send { id, size, to, name } => {
+                self.files.offer(&sender, id, size, to, name);
+            }
+            ClientMessage::Done { id, checksum } => self.files.finish(&sender, id, checksum),
+            ClientMessage::Cancel { id, reason } => self.files.cancel(&sender, id, reason),
+            ClientMessage::Received { id, outcome } => relay::report(&sender, id, outcome),
+            // `DATA` comes as a chunk (see `handle_frame`); the others are
+            // handled by `handle_message`.
+            _ => {}
+        }
+    }
+
+    /// Handles one line typed by a plain client, with the same meaning the
+    /// full client gives it.
+    fn handle_typed_line(&mut self, line: &str) -> Outcome {
+        match parse_input(line) {
+            Input::Empty => {}
+            Input::Chat(text) => match protocol::check_text(text) {
+                Ok(text) => self.chat(text),
+                Err(fault) => self.reply_error(fault.code, &fault.detail),
+            },
+            Input::Private { to, text } => match protocol::check_text(text) {
+                Ok(text) => self.private(to, text),
+                Err(fault) => self.reply_error(fault.code, &fault.detail),
+            },
+            Input::Who => self.who(),
+            Input::Help => {
+                self.flush_batch();
+                for help_line in CHAT_HELP.lines() {
+                    self.reply(&ServerMessage::Notice { text: help_line });
+                }
+            }
+            Input::Quit => return Some(self.quit()),
+            Input::Transfer { .. } => {
+                let text = "sending files needs the full client, ftpclient";
+                self.reply_error(ErrorCode::UnknownCommand, text);
+            }
+            Input::Usage(usage) => self.reply_error(ErrorCode::BadMessage, usage),
+            Input::Unknown(command) => {
+                let text = format!(
+                    "unknown command /{}; type /help for the list",
+                    make_visible(command)
+                );
+                self.reply_error(ErrorCode::UnknownCommand, &text);
+            }
+        }
+        None
+    }
+
+    /// Adds a chat line, stamped with the sender's nickname, to the batch.
+    fn chat(&mut self, text: &str) {
+        let message = ServerMessage::Chat {
+            from: &self.nick,
+            text,
+        };
+        message.encode(&mut self.batch);
+    }
+
+    fn private(&mut self, to: &str, text: &str) {
+        self.flush_batch();
+        let message = ServerMessage::Private {
+            from: &self.nick,
+            text,
+        };
+        if self.server.clients.send_to(to, &message).is_err() {
+            let text = format!("no user named {}", make_visible(to));
+            self.reply_error(ErrorCode::NoSuchNick, &text);
+        }
+    }
+
+    fn who(&mut self) {
+        self.flush_batch();
+        let nicks = self.server.clients.nicks();
+        let lines = Clients::users_message(&nicks);
+        let frame = match self.kind {
+            ClientKind::Full => lines,
+            ClientKind::Plain => plain_text_of(&lines),
+        };
+        self.outbox.send(Arc::new(frame), Priority::Urgent);
+    }
+
+    fn quit(&mut self) -> String {
+        self.reply(&ServerMessage::Bye { reason: "goodbye" });
+        "quit".to_string()
+    }
+
+    /// Relays the batch of chat lines to everyone else.
+    fn flush_batch(&mut self) {
+        if !self.batch.is_empty() {
+            let batch = std::mem::take(&mut self.batch);
+            self.server.clients.broadcast(self.id, batch);
+        }
+    }
+
+    fn reply(&self, message: &ServerMessage) {
+        self.outbox
+            .send(encode_for(self.kind, message), Priority::Urgent);
+    }
+
+    fn reply_error(&self, code: ErrorCode, text: &str) {
+        reply_error(&self.outbox, self.kind, code, text);
+    }
+}
