@@ -1,0 +1,123 @@
+//! The socket's thread: reads every frame the server sends and passes it
+//! to the control loop, and notices a server that has gone silent.
+//!
+//! It reads through the connection's one [`FrameReader`], so lines and
+//! chunks come out whole however TCP split them. A line is passed on as
+//! text; a chunk is read into a buffer from the [`ChunkPool`], which bounds
+//! how much file data can be on its way to the disk (see `pool.rs`).
+//!
+//! # Silence
+//!
+//! The socket has a read timeout of one keep-alive interval (see
+//! `ftpchat::keepalive`). A read that times out between frames means the
+//! server has said nothing for that long: this thread sends `PING`, and
+//! gives up after a second silent interval. A timeout in the middle of a
+//! chunk is different: the server stopped in mid-file, and the connection
+//! is given up at once.
+
+use crate::connection::Connection;
+use crate::events::{Ending, Event};
+use crate::pool::ChunkPool;
+use ftpchat::keepalive::{Keepalive, Silence, is_timeout};
+use ftpchat::protocol::{Chunk, ClientMessage, Frame, FrameReader};
+use ftpchat::trace;
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+use std::thread::{self, JoinHandle};
+
+/// Everything the socket's thread needs.
+pub struct Receiver {
+    /// The connection's one frame reader.
+    pub frames: FrameReader<TcpStream>,
+    /// The writing half, to answer silence with `PING`.
+    pub connection: Arc<Connection>,
+    /// When to ping, and when to give up.
+    pub keepalive: Keepalive,
+    /// Where chunk buffers come from.
+    pub pool: Arc<ChunkPool>,
+    /// Where events go.
+    pub events: Sender<Event>,
+    /// With `--trace`, the server's address, for the trace of each frame.
+    pub trace_peer: Option<SocketAddr>,
+}
+
+impl Receiver {
+    /// Starts the thread. It ends when the connection does, after sending
+    /// [`Event::Disconnected`], or when the control loop has gone.
+    ///
+    /// # Errors
+    ///
+    /// The thread could not be started.
+    pub fn spawn(mut self) -> io::Result<JoinHandle<()>> {
+        thread::Builder::new()
+            .name("receiver".to_string())
+            .spawn(move || {
+                let ending = self.receive();
+                let _ = self.events.send(Event::Disconnected(ending));
+            })
+    }
+
+    /// Reads frames until the connection ends, and says how it ended.
+    fn receive(&mut self) -> Ending {
+        loop {
+            let event = match self.frames.read_frame() {
+                Ok(Some(frame)) => {
+                    self.keepalive.heard();
+                    match read_event(frame, &self.pool, self.trace_peer, &self.events) {
+                        Ok(event) => event,
+                        Err(error) => return Ending::Failed(error),
+                    }
+                }
+                Ok(None) => return Ending::Closed,
+                Err(error) if is_timeout(&error) => match self.keepalive.silence() {
+                    Silence::Ping(token) => {
+                        let _ = self.connection.send(&ClientMessage::Ping { token: &token });
+                        continue;
+                    }
+                    Silence::Dead => {
+                        let secs = 2.0 * self.keepalive.interval().as_secs_f64();
+                        return Ending::Silent(secs);
+                    }
+                },
+                Err(error) => return Ending::Failed(error),
+            };
+            if self.events.send(event).is_err() {
+                return Ending::Closed; // the control loop has finished
+            }
+        }
+    }
+}
+
+/// The event for one frame: a line as text, a chunk read whole into a
+/// pooled buffer. With a `trace_peer`, the frame is traced first.
+fn read_event(
+    frame: Frame<'_, TcpStream>,
+    pool: &Arc<ChunkPool>,
+    trace_peer: Option<SocketAddr>,
+    events: &Sender<Event>,
+) -> io::Result<Event> {
+    let line = match &frame {
+        Frame::Line(line) => line,
+        Frame::Data(chunk) => chunk.header(),
+    };
+    if let Some(peer) = trace_peer {
+        let _ = events.send(Event::Trace(trace::received(peer, line)));
+    }
+    match frame {
+        Frame::Line(line) => Ok(Event::ServerLine(line.to_string())),
+        Frame::Data(chunk) => read_chunk(chunk, pool),
+    }
+}
+
+/// Reads a chunk into a buffer from the pool (waiting for one if too much
+/// is on its way to the disk).
+fn read_chunk(mut chunk: Chunk<'_, TcpStream>, pool: &Arc<ChunkPool>) -> io::Result<Event> {
+    let mut bytes = pool.take(chunk.len());
+    chunk.read_to_vec(&mut bytes)?;
+    Ok(Event::Chunk {
+        id: chunk.id(),
+        bytes,
+    })
+}
