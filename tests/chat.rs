@@ -8,7 +8,7 @@ use common::{ClientProcess, RawClient, ServerProcess, scratch_dir};
 /// A line typed by one user reaches every other user, and not its sender.
 #[test]
 fn chat_line_reaches_everyone_but_its_sender() {
-    let dir = scratch_dir("chat_line_reaches_everyone_but_its_sender");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
     let mut bob = ClientProcess::join(&dir, server.addr(), "bob");
@@ -30,7 +30,7 @@ fn chat_line_reaches_everyone_but_its_sender() {
 /// `/msg` reaches its one recipient, marked private, and nobody else.
 #[test]
 fn private_message_reaches_only_its_recipient() {
-    let dir = scratch_dir("private_message_reaches_only_its_recipient");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
     let mut bob = ClientProcess::join(&dir, server.addr(), "bob");
@@ -51,7 +51,7 @@ fn private_message_reaches_only_its_recipient() {
 /// `WELCOME`, and none that others sent after seeing it join is lost.
 #[test]
 fn newcomer_is_greeted_before_any_message() {
-    let dir = scratch_dir("newcomer_is_greeted_before_any_message");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut alice = RawClient::join_full(server.addr(), "alice");
     // The race is between two server threads; many rounds give it many
@@ -73,7 +73,7 @@ fn newcomer_is_greeted_before_any_message() {
 /// A private message to a nickname nobody uses gets a clear error.
 #[test]
 fn private_message_to_unknown_nick_is_an_error() {
-    let dir = scratch_dir("private_message_to_unknown_nick_is_an_error");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
     alice.send("/msg zed hello?");
@@ -83,7 +83,7 @@ fn private_message_to_unknown_nick_is_an_error() {
 /// `/who` lists everyone online, sorted regardless of case.
 #[test]
 fn who_lists_everyone_online() {
-    let dir = scratch_dir("who_lists_everyone_online");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut carol = ClientProcess::join(&dir, server.addr(), "carol");
     let _bob = ClientProcess::join(&dir, server.addr(), "Bob");
@@ -98,7 +98,7 @@ fn who_lists_everyone_online() {
 /// Others see a user join, quit, and drop off without saying goodbye.
 #[test]
 fn joins_and_leaves_are_announced() {
-    let dir = scratch_dir("joins_and_leaves_are_announced");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
     let mut bob = ClientProcess::join(&dir, server.addr(), "bob");
@@ -121,7 +121,7 @@ fn joins_and_leaves_are_announced() {
 /// scripted client says why on stderr and exits with 1.
 #[test]
 fn taken_nickname_is_refused() {
-    let dir = scratch_dir("taken_nickname_is_refused");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let _alice = ClientProcess::join(&dir, server.addr(), "alice");
     let mut impostor = ClientProcess::start(&dir, server.addr(), &["--nick", "ALICE"]);
@@ -135,7 +135,7 @@ fn taken_nickname_is_refused() {
 /// The client refuses nicknames that break the rules, with the reason.
 #[test]
 fn invalid_nicknames_are_refused_with_the_reason() {
-    let dir = scratch_dir("invalid_nicknames_are_refused_with_the_reason");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let too_long = "x".repeat(33);
     let cases = [
@@ -166,7 +166,7 @@ fn invalid_nicknames_are_refused_with_the_reason() {
 /// connection try again after a refusal.
 #[test]
 fn server_refuses_bad_nicknames_and_allows_a_retry() {
-    let dir = scratch_dir("server_refuses_bad_nicknames_and_allows_a_retry");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let _alice = RawClient::join_full(server.addr(), "alice");
     let mut raw = RawClient::connect(server.addr());
@@ -189,7 +189,7 @@ fn server_refuses_bad_nicknames_and_allows_a_retry() {
 /// text lines, and chats with full clients both ways.
 #[test]
 fn plain_client_chats_with_a_full_client() {
-    let dir = scratch_dir("plain_client_chats_with_a_full_client");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
 
@@ -217,7 +217,7 @@ fn plain_client_chats_with_a_full_client() {
 /// A plain client has the same commands as the full client.
 #[test]
 fn plain_client_commands() {
-    let dir = scratch_dir("plain_client_commands");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut dave = RawClient::join_plain(server.addr(), "dave");
     dave.send(b"/who\n");
@@ -246,7 +246,7 @@ fn plain_client_commands() {
 /// at the end of its input.
 #[test]
 fn many_lines_arrive_in_order_and_input_end_exits_cleanly() {
-    let dir = scratch_dir("many_lines_arrive_in_order_and_input_end_exits_cleanly");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut bob = RawClient::join_full(server.addr(), "bob");
     let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
@@ -269,7 +269,7 @@ fn many_lines_arrive_in_order_and_input_end_exits_cleanly() {
 /// input, and prints no prompts.
 #[test]
 fn scripted_client_reads_nick_and_port_from_input() {
-    let dir = scratch_dir("scripted_client_reads_nick_and_port_from_input");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut client = ClientProcess::spawn(&dir, &[]);
     client.send("erin");
@@ -286,7 +286,7 @@ fn scripted_client_reads_nick_and_port_from_input() {
 /// The server logs each event as one line with a UTC timestamp.
 #[test]
 fn server_logs_events_with_timestamps() {
-    let dir = scratch_dir("server_logs_events_with_timestamps");
+    let dir = scratch_dir();
     let mut server = ServerProcess::start(&dir);
     let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
     alice.send("/quit");
@@ -309,7 +309,7 @@ fn server_logs_events_with_timestamps() {
 /// is greeted with the count alone; `/who` still lists everyone.
 #[test]
 fn a_large_room_stops_announcing_joins_and_leaves() {
-    let dir = scratch_dir("a_large_room_stops_announcing_joins_and_leaves");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut first = RawClient::join_full(server.addr(), "u000");
     let mut members = Vec::new();

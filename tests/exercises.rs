@@ -178,7 +178,7 @@ fn trace_until(trace: &mut Lines, frame: &str) -> Vec<String> {
 /// Exercise 1: the raw client's whole conversation, and Alice hearing it.
 #[test]
 fn exercise_1_the_protocol_by_hand() {
-    let dir = scratch_dir("exercise_1_the_protocol_by_hand");
+    let dir = scratch_dir();
     let server = start_server(&dir, r#"cargo run --bin ftpserver"#);
     let alice = r#"cargo run --bin ftpclient -- --nick alice --port 5555"#;
     let mut alice = start(&dir, &server, alice, "alice");
@@ -208,7 +208,7 @@ fn exercise_1_the_protocol_by_hand() {
 /// Exercise 2: the traces of a conversation, on both ends.
 #[test]
 fn exercise_2_watch_a_conversation() {
-    let dir = scratch_dir("exercise_2_watch_a_conversation");
+    let dir = scratch_dir();
     let mut server = start_server(&dir, r#"cargo run --bin ftpserver -- --trace"#);
     let port = server.addr().port();
     let alice = r#"cargo run --bin ftpclient -- --nick alice --port 5555 --trace 2> alice.trace"#;
@@ -259,7 +259,7 @@ fn exercise_2_watch_a_conversation() {
 /// its header, with the checksum `cksum` prints.
 #[test]
 fn exercise_3_a_file_frame_by_frame() {
-    let dir = scratch_dir("exercise_3_a_file_frame_by_frame");
+    let dir = scratch_dir();
     run(&dir, r#"head -c 5000 /dev/urandom > five-k.bin"#);
     let mut server = start_server(&dir, r#"cargo run --bin ftpserver -- --trace"#);
     let alice = r#"cargo run --bin ftpclient -- --nick alice --port 5555 --chunk-size 1000"#;
@@ -301,7 +301,7 @@ fn exercise_3_a_file_frame_by_frame() {
 /// sequence that everyone sees instead of obeying.
 #[test]
 fn exercise_4_plain_clients_and_text_that_fights_back() {
-    let dir = scratch_dir("exercise_4_plain_clients_and_text_that_fights_back");
+    let dir = scratch_dir();
     let mut server = start_server(&dir, r#"cargo run --bin ftpserver -- --trace"#);
     let alice = r#"cargo run --bin ftpclient -- --nick alice --port 5555"#;
     let mut alice = start(&dir, &server, alice, "alice");
@@ -330,7 +330,7 @@ fn exercise_4_plain_clients_and_text_that_fights_back() {
 /// release-build commands (run here with the test's builds).
 #[test]
 fn exercise_5_chunk_size() {
-    let dir = scratch_dir("exercise_5_chunk_size");
+    let dir = scratch_dir();
     let bytes = test_bytes(300_000, 5);
     std::fs::write(dir.join("big.bin"), &bytes).unwrap();
     let server = start_server(&dir, r#"cargo run --release --bin ftpserver"#);
@@ -362,7 +362,7 @@ fn exercise_5_chunk_size() {
 /// the others chat at once and get the file.
 #[test]
 fn exercise_6_a_client_that_stops_reading() {
-    let dir = scratch_dir("exercise_6_a_client_that_stops_reading");
+    let dir = scratch_dir();
     // Larger than the socket buffers between the server and Carol.
     let bytes = test_bytes(32 * 1024 * 1024, 6);
     std::fs::write(dir.join("big.bin"), &bytes).unwrap();
@@ -406,7 +406,7 @@ fn exercise_6_a_client_that_stops_reading() {
 /// for not answering.
 #[test]
 fn exercise_8_keepalive() {
-    let dir = scratch_dir("exercise_8_keepalive");
+    let dir = scratch_dir();
     let mut server = start_server(
         &dir,
         r#"cargo run --bin ftpserver -- --keepalive 2 --trace"#,
@@ -442,7 +442,7 @@ fn exercise_9_ipv6() {
         eprintln!("skipped: this machine has no IPv6 loopback");
         return;
     }
-    let dir = scratch_dir("exercise_9_ipv6");
+    let dir = scratch_dir();
     let mut server = start_server(&dir, r#"cargo run --bin ftpserver -- --host ::1"#);
     let s = server.addr();
     assert!(s.is_ipv6(), "{s}");

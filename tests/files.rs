@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{ClientProcess, RawClient, ServerProcess, list_dir, scratch_dir, test_bytes};
+use common::{
+    ClientProcess, RawClient, ServerProcess, client_dir, list_dir, scratch_dir, test_bytes,
+};
 use ftpchat::checksum::Cksum;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,13 +15,6 @@ fn cksum(bytes: &[u8]) -> u32 {
     let mut sum = Cksum::new();
     sum.update(bytes);
     sum.finish()
-}
-
-/// A folder for one client of a test, created empty.
-fn client_dir(test_dir: &Path, nick: &str) -> PathBuf {
-    let dir = test_dir.join(nick);
-    fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Joins a client whose working folder is `dir`, with extra arguments.
@@ -35,7 +30,7 @@ fn join_with(dir: &Path, server: &ServerProcess, nick: &str, args: &[&str]) -> C
 /// byte for byte, under their own names, with the checksum `cksum` gives.
 #[test]
 fn files_around_chunk_boundaries_arrive_intact() {
-    let dir = scratch_dir("files_around_chunk_boundaries_arrive_intact");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let bob_dir = client_dir(&dir, "bob");
     let alice_dir = client_dir(&dir, "alice");
@@ -73,7 +68,7 @@ fn files_around_chunk_boundaries_arrive_intact() {
 /// the same time, each copy identical.
 #[test]
 fn large_file_reaches_three_receivers() {
-    let dir = scratch_dir("large_file_reaches_three_receivers");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let nicks = ["bob", "carol", "dave"];
     let mut receivers: Vec<(PathBuf, ClientProcess)> = nicks
@@ -112,7 +107,7 @@ fn large_file_reaches_three_receivers() {
 /// spaces.
 #[test]
 fn file_to_one_nick_reaches_only_them() {
-    let dir = scratch_dir("file_to_one_nick_reaches_only_them");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let bob_dir = client_dir(&dir, "bob");
     let carol_dir = client_dir(&dir, "carol");
@@ -147,7 +142,7 @@ fn file_to_one_nick_reaches_only_them() {
 /// end, and lines keep their order.
 #[test]
 fn chat_overtakes_a_file_in_flight() {
-    let dir = scratch_dir("chat_overtakes_a_file_in_flight");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut bob = RawClient::join_full(server.addr(), "bob");
     let mut carol = ClientProcess::join(&client_dir(&dir, "carol"), server.addr(), "carol");
@@ -208,7 +203,7 @@ fn chat_overtakes_a_file_in_flight() {
 /// arrive intact.
 #[test]
 fn simultaneous_transfers_all_arrive() {
-    let dir = scratch_dir("simultaneous_transfers_all_arrive");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let bob_dir = client_dir(&dir, "bob");
     let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
@@ -246,7 +241,7 @@ fn simultaneous_transfers_all_arrive() {
 /// others; the sender is told who did not get it.
 #[test]
 fn receiver_leaving_mid_file_does_not_disturb_the_others() {
-    let dir = scratch_dir("receiver_leaving_mid_file_does_not_disturb_the_others");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut bob = RawClient::join_full(server.addr(), "bob");
     let carol_dir = client_dir(&dir, "carol");
@@ -279,7 +274,7 @@ fn receiver_leaving_mid_file_does_not_disturb_the_others() {
 /// A sender that leaves half way leaves no file behind, under any name.
 #[test]
 fn sender_leaving_mid_file_leaves_nothing_behind() {
-    let dir = scratch_dir("sender_leaving_mid_file_leaves_nothing_behind");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let bob_dir = client_dir(&dir, "bob");
     let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
@@ -303,7 +298,7 @@ fn sender_leaving_mid_file_leaves_nothing_behind() {
 /// arriving at once both keep their own copy.
 #[test]
 fn existing_files_are_never_overwritten() {
-    let dir = scratch_dir("existing_files_are_never_overwritten");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let bob_dir = client_dir(&dir, "bob");
     fs::create_dir_all(bob_dir.join("rec")).unwrap();
@@ -361,7 +356,7 @@ fn existing_files_are_never_overwritten() {
 /// names, or refused; nothing is written anywhere else.
 #[test]
 fn hostile_file_names_are_made_safe() {
-    let dir = scratch_dir("hostile_file_names_are_made_safe");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let bob_dir = client_dir(&dir, "bob");
     let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
@@ -432,7 +427,7 @@ fn hostile_file_names_are_made_safe() {
 /// Mistakes with `transfer` are one-line errors, and chat goes on.
 #[test]
 fn transfer_mistakes_are_one_line_errors() {
-    let dir = scratch_dir("transfer_mistakes_are_one_line_errors");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let alice_dir = client_dir(&dir, "alice");
     fs::create_dir_all(alice_dir.join("somedir")).unwrap();
@@ -481,7 +476,7 @@ fn transfer_mistakes_are_one_line_errors() {
 /// learns why.
 #[test]
 fn corrupted_file_is_discarded() {
-    let dir = scratch_dir("corrupted_file_is_discarded");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let bob_dir = client_dir(&dir, "bob");
     let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
@@ -508,7 +503,7 @@ fn corrupted_file_is_discarded() {
 /// header cannot be trusted.
 #[test]
 fn malformed_file_frames_get_defined_answers() {
-    let dir = scratch_dir("malformed_file_frames_get_defined_answers");
+    let dir = scratch_dir();
     let server = ServerProcess::start_with(&dir, &["--port", "0", "--max-file-size", "1000"]);
     let bob_dir = client_dir(&dir, "bob");
     let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
@@ -572,7 +567,7 @@ fn malformed_file_frames_get_defined_answers() {
 /// was shared, and their chat goes on.
 #[test]
 fn plain_clients_get_a_notice_instead_of_file_data() {
-    let dir = scratch_dir("plain_clients_get_a_notice_instead_of_file_data");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut carol = RawClient::join_plain(server.addr(), "carol");
     let mut bob = ClientProcess::join(&client_dir(&dir, "bob"), server.addr(), "bob");
@@ -600,7 +595,7 @@ fn plain_clients_get_a_notice_instead_of_file_data() {
 /// receiver's side; it stays connected, and the sender learns why.
 #[test]
 fn unusable_receiving_folder_is_reported_and_the_client_stays() {
-    let dir = scratch_dir("unusable_receiving_folder_is_reported_and_the_client_stays");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let bob_dir = client_dir(&dir, "bob");
     fs::write(bob_dir.join("not-a-folder"), "").unwrap();

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{RawClient, Rng, ServerProcess, scratch_dir};
+use common::{Dribble, RawClient, Rng, ServerProcess, scratch_dir};
 use ftpchat::protocol::{
     ClientMessage, Delivery, MAX_LINE_LEN, PROTOCOL_VERSION, ProtocolError, ServerMessage,
     read_line,
@@ -158,21 +158,6 @@ fn random_bytes(rng: &mut Rng) -> Vec<u8> {
         .collect()
 }
 
-/// A reader that returns at most `step` bytes per call, as TCP may.
-struct Dribble<'a> {
-    data: &'a [u8],
-    step: usize,
-}
-
-impl Read for Dribble<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.data.len().min(self.step).min(buf.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        Ok(n)
-    }
-}
-
 /// Decodes everything in `input` as the server and the client would, and
 /// checks what decodes: each message, encoded again and decoded, is the
 /// same message. Errors are fine; panics and wrong answers are not.
@@ -263,7 +248,7 @@ fn threads_and_fds(pid: u32) -> (usize, usize) {
 #[test]
 fn a_live_server_survives_random_and_mutated_frames() {
     let seed = seed("a_live_server_survives_random_and_mutated_frames");
-    let dir = scratch_dir("a_live_server_survives_random_and_mutated_frames");
+    let dir = scratch_dir();
     let server = ServerProcess::start_with(&dir, &["--port", "0", "--handshake-timeout", "2"]);
     let pid = server.pid();
     // Take the baseline once a client has been served (so the accept

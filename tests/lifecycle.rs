@@ -11,7 +11,7 @@ use std::process::Command;
 /// with the port the OS chose.
 #[test]
 fn server_announces_every_listener() {
-    let dir = scratch_dir("server_announces_every_listener");
+    let dir = scratch_dir();
     let server = ServerProcess::start_with(&dir, &["--port", "0", "--port", "0"]);
     assert_eq!(server.addrs.len(), 2);
     assert_ne!(server.addrs[0].port(), server.addrs[1].port());
@@ -28,7 +28,7 @@ fn server_listens_on_ipv6_loopback() {
         eprintln!("skipped: this machine has no IPv6 loopback");
         return;
     }
-    let dir = scratch_dir("server_listens_on_ipv6_loopback");
+    let dir = scratch_dir();
     let server = ServerProcess::start_with(&dir, &["--host", "::1", "--port", "0"]);
     assert!(server.addr().is_ipv6());
     let mut client = ClientProcess::join(&dir, server.addr(), "six");
@@ -113,7 +113,7 @@ fn arguments_are_checked() {
 /// their connections and exits with 0; the clients say why they ended.
 #[test]
 fn server_quit_tells_every_client() {
-    let dir = scratch_dir("server_quit_tells_every_client");
+    let dir = scratch_dir();
     let mut server = ServerProcess::start(&dir);
     let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
     let mut carol = RawClient::join_plain(server.addr(), "carol");
@@ -145,7 +145,7 @@ fn server_quit_tells_every_client() {
 /// it goes on serving.
 #[test]
 fn server_keeps_serving_when_its_input_ends() {
-    let dir = scratch_dir("server_keeps_serving_when_its_input_ends");
+    let dir = scratch_dir();
     let mut server = ServerProcess::start(&dir);
     server.close_console();
     let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
@@ -158,7 +158,7 @@ fn server_keeps_serving_when_its_input_ends() {
 /// and exits with 1.
 #[test]
 fn client_reports_a_server_that_dies() {
-    let dir = scratch_dir("client_reports_a_server_that_dies");
+    let dir = scratch_dir();
     let mut server = ServerProcess::start(&dir);
     let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
     server.kill();
@@ -175,7 +175,7 @@ fn client_reports_a_server_that_dies() {
 /// Connection refused and an unknown host are one clear line and exit 1.
 #[test]
 fn client_reports_connection_failures() {
-    let dir = scratch_dir("client_reports_connection_failures");
+    let dir = scratch_dir();
     let port = {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port().to_string()

@@ -10,7 +10,7 @@ use common::{RawClient, ServerProcess, scratch_dir};
 /// connection goes on working.
 #[test]
 fn recoverable_errors_are_answered_and_the_connection_goes_on() {
-    let dir = scratch_dir("recoverable_errors_are_answered_and_the_connection_goes_on");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut alice = RawClient::join_full(server.addr(), "alice");
     let cases: [(&[u8], &str); 12] = [
@@ -80,7 +80,7 @@ fn recoverable_errors_are_answered_and_the_connection_goes_on() {
 /// connection is closed; other clients notice nothing.
 #[test]
 fn over_long_line_closes_only_that_connection() {
-    let dir = scratch_dir("over_long_line_closes_only_that_connection");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut bob = RawClient::join_full(server.addr(), "bob");
     let mut mallory = RawClient::join_full(server.addr(), "mallory");
@@ -101,7 +101,7 @@ fn over_long_line_closes_only_that_connection() {
 /// sent, and plain clients only in visible form.
 #[test]
 fn control_characters_are_relayed_but_shown_harmlessly() {
-    let dir = scratch_dir("control_characters_are_relayed_but_shown_harmlessly");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut alice = RawClient::join_full(server.addr(), "alice");
     let mut carol = RawClient::join_plain(server.addr(), "carol");
@@ -116,7 +116,7 @@ fn control_characters_are_relayed_but_shown_harmlessly() {
 /// A `HELLO` with another protocol version is refused and closed.
 #[test]
 fn unknown_protocol_version_is_refused() {
-    let dir = scratch_dir("unknown_protocol_version_is_refused");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut raw = RawClient::connect(server.addr());
     raw.send(b"HELLO ftpchat/9 zed\n");
@@ -130,7 +130,7 @@ fn unknown_protocol_version_is_refused() {
 /// Binary garbage as a first line is a refused nickname, not a crash.
 #[test]
 fn garbage_before_the_handshake_is_refused() {
-    let dir = scratch_dir("garbage_before_the_handshake_is_refused");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut raw = RawClient::connect(server.addr());
     raw.send(b"\x00\x01\x02\n");
@@ -151,7 +151,7 @@ fn garbage_before_the_handshake_is_refused() {
 /// handshake timeout.
 #[test]
 fn silent_connection_is_closed_after_the_handshake_timeout() {
-    let dir = scratch_dir("silent_connection_is_closed_after_the_handshake_timeout");
+    let dir = scratch_dir();
     let server = ServerProcess::start_with(&dir, &["--port", "0", "--handshake-timeout", "0.3"]);
     let mut raw = RawClient::connect(server.addr());
     assert_eq!(
@@ -165,7 +165,7 @@ fn silent_connection_is_closed_after_the_handshake_timeout() {
 /// and closed; those already in are unaffected.
 #[test]
 fn server_full_refuses_the_extra_client() {
-    let dir = scratch_dir("server_full_refuses_the_extra_client");
+    let dir = scratch_dir();
     let server = ServerProcess::start_with(&dir, &["--port", "0", "--max-clients", "2"]);
     let mut alice = RawClient::join_full(server.addr(), "alice");
     let _bob = RawClient::join_plain(server.addr(), "bob");

@@ -3,19 +3,15 @@
 
 mod common;
 
-use common::{ClientProcess, RawClient, ServerProcess, list_dir, scratch_dir, test_bytes};
+use common::{
+    ClientProcess, RawClient, ServerProcess, client_dir, list_dir, scratch_dir, test_bytes,
+};
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
-
-fn client_dir(test_dir: &Path, nick: &str) -> PathBuf {
-    let dir = test_dir.join(nick);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// While one client never reads and a large file is on its way to
 /// everyone, chat between two others still arrives within a second; the
@@ -23,7 +19,7 @@ fn client_dir(test_dir: &Path, nick: &str) -> PathBuf {
 /// and the file reaches the others.
 #[test]
 fn a_client_that_stops_reading_does_not_stall_the_room() {
-    let dir = scratch_dir("a_client_that_stops_reading_does_not_stall_the_room");
+    let dir = scratch_dir();
     let mut server = ServerProcess::start_with(&dir, &["--port", "0", "--stall-timeout", "2"]);
     let mut carol = RawClient::join_full(server.addr(), "carol"); // will never read again
     let bob_dir = client_dir(&dir, "bob");
@@ -77,7 +73,7 @@ fn a_client_that_stops_reading_does_not_stall_the_room() {
 /// others.
 #[test]
 fn a_flood_to_a_stuck_client_fills_its_queue_and_it_is_cut_off() {
-    let dir = scratch_dir("a_flood_to_a_stuck_client_fills_its_queue_and_it_is_cut_off");
+    let dir = scratch_dir();
     let mut server = ServerProcess::start_with(&dir, &["--port", "0", "--stall-timeout", "60"]);
     let _carol = RawClient::join_full(server.addr(), "carol"); // never reads
     let mut bob = RawClient::join_full(server.addr(), "bob");
@@ -119,7 +115,7 @@ fn a_flood_to_a_stuck_client_fills_its_queue_and_it_is_cut_off() {
 /// stays.
 #[test]
 fn a_silent_client_is_pinged_then_dropped() {
-    let dir = scratch_dir("a_silent_client_is_pinged_then_dropped");
+    let dir = scratch_dir();
     let server = ServerProcess::start_with(&dir, &["--port", "0", "--keepalive", "0.3"]);
     let mut scripted = ClientProcess::join(&client_dir(&dir, "erin"), server.addr(), "erin");
     let mut silent = RawClient::join_full(server.addr(), "silent");
@@ -157,7 +153,7 @@ fn a_silent_client_is_pinged_then_dropped() {
 /// intervals.
 #[test]
 fn the_client_gives_up_on_a_silent_server() {
-    let dir = scratch_dir("the_client_gives_up_on_a_silent_server");
+    let dir = scratch_dir();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let fake_server = thread::spawn(move || {
@@ -198,8 +194,8 @@ struct MidTransfer {
 }
 
 impl MidTransfer {
-    fn start(test_name: &str) -> MidTransfer {
-        let dir = scratch_dir(test_name);
+    fn start() -> MidTransfer {
+        let dir = scratch_dir();
         let server = ServerProcess::start(&dir);
         let bob_dir = client_dir(&dir, "bob");
         let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
@@ -227,7 +223,7 @@ fn a_server_killed_mid_transfer_leaves_no_partial_file() {
         mut bob,
         bob_dir,
         mut alice,
-    } = MidTransfer::start("a_server_killed_mid_transfer_leaves_no_partial_file");
+    } = MidTransfer::start();
     server.kill();
 
     assert_eq!(bob.wait_exit().code(), Some(1));
@@ -270,7 +266,7 @@ fn a_sender_killed_mid_transfer_is_discarded() {
         mut bob,
         bob_dir,
         mut alice,
-    } = MidTransfer::start("a_sender_killed_mid_transfer_is_discarded");
+    } = MidTransfer::start();
     alice.kill();
     assert_eq!(
         bob.stdout.expect("big.bin from alice"),
@@ -287,7 +283,7 @@ fn a_sender_killed_mid_transfer_is_discarded() {
 /// visible, in messages, private messages and file names alike.
 #[test]
 fn nothing_from_other_users_reaches_the_terminal_raw() {
-    let dir = scratch_dir("nothing_from_other_users_reaches_the_terminal_raw");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let bob_dir = client_dir(&dir, "bob");
     let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
@@ -322,7 +318,7 @@ fn a_finished_script_still_reports_a_transfer_cut_off() {
         bob: _bob,
         bob_dir: _,
         mut alice,
-    } = MidTransfer::start("a_finished_script_still_reports_a_transfer_cut_off");
+    } = MidTransfer::start();
     alice.close_input(); // the script has no more lines; the file is still on its way
     server.kill();
     assert_eq!(alice.wait_exit().code(), Some(1));

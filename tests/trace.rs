@@ -41,7 +41,7 @@ fn stream_of(frames: &[String], arrow: &str, peer: SocketAddr) -> Vec<String> {
 /// connection's frames in wire order, and a chunk by its header only.
 #[test]
 fn server_traces_every_frame_in_order() {
-    let dir = scratch_dir("server_traces_every_frame_in_order");
+    let dir = scratch_dir();
     let mut server = ServerProcess::start_with(&dir, &["--port", "0", "--trace"]);
     let mut alice = RawClient::join_full(server.addr(), "alice");
     let a = alice.stream.local_addr().unwrap();
@@ -104,7 +104,7 @@ fn server_traces_every_frame_in_order() {
 /// peer's escape sequences are shown, never obeyed.
 #[test]
 fn plain_text_and_control_characters_are_made_visible() {
-    let dir = scratch_dir("plain_text_and_control_characters_are_made_visible");
+    let dir = scratch_dir();
     let mut server = ServerProcess::start_with(&dir, &["--port", "0", "--trace"]);
     let mut carol = RawClient::join_plain(server.addr(), "carol");
     let c = carol.stream.local_addr().unwrap();
@@ -128,7 +128,7 @@ fn plain_text_and_control_characters_are_made_visible() {
 /// as the peer; its chat output on stdout is unchanged.
 #[test]
 fn client_traces_its_side_of_the_conversation() {
-    let dir = scratch_dir("client_traces_its_side_of_the_conversation");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let s = server.addr();
     let mut alice = ClientProcess::start(&dir, s, &["--nick", "alice", "--trace"]);
@@ -161,7 +161,7 @@ fn client_traces_its_side_of_the_conversation() {
 /// a whole conversation, file included.
 #[test]
 fn nothing_is_traced_without_the_option() {
-    let dir = scratch_dir("nothing_is_traced_without_the_option");
+    let dir = scratch_dir();
     let mut server = ServerProcess::start(&dir);
     std::fs::write(dir.join("note.txt"), "a note").unwrap();
     let mut alice = ClientProcess::join(&dir, server.addr(), "alice");

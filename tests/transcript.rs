@@ -9,7 +9,7 @@ use common::{RawClient, ServerProcess, scratch_dir};
 /// sends and accepts.
 #[test]
 fn protocol_md_sample_session_is_true() {
-    let dir = scratch_dir("protocol_md_sample_session_is_true");
+    let dir = scratch_dir();
     let server = ServerProcess::start(&dir);
     let mut bob = RawClient::join_full(server.addr(), "bob");
 

@@ -18,7 +18,8 @@
 //! | `control.rs` | the control loop: typed lines, server messages, leaving |
 //! | `receiver.rs` | the socket's thread: frames in, silence noticed |
 //! | `keyboard.rs` | the keyboard's thread |
-//! | `uploads.rs` | sending files: offer, data thread, reports |
+//! | `uploads.rs` | sending files: the offer, the reports, the summary |
+//! | `upload_thread.rs` | one file's bytes, read ahead and sent as `DATA` |
 //! | `downloads.rs` | receiving files: disk threads, checks, saving |
 //! | `pool.rs` | bounded memory between the socket and the disk |
 //! | `progress.rs` | the live progress of a transfer |
@@ -53,6 +54,8 @@ mod progress;
 mod receiver;
 #[path = "ftpclient/terminal.rs"]
 mod terminal;
+#[path = "ftpclient/upload_thread.rs"]
+mod upload_thread;
 #[path = "ftpclient/uploads.rs"]
 mod uploads;
 

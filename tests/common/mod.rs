@@ -7,6 +7,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -19,12 +20,22 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 pub const SERVER: &str = env!("CARGO_BIN_EXE_ftpserver");
 pub const CLIENT: &str = env!("CARGO_BIN_EXE_ftpclient");
 
-/// A fresh, empty folder for one test, used as the working directory of
-/// the processes it starts.
-pub fn scratch_dir(test_name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(test_name);
+/// A fresh, empty folder for the running test, named after it, used as
+/// the working directory of the processes it starts. (The test harness
+/// runs each test on a thread named after the test.)
+pub fn scratch_dir() -> PathBuf {
+    let thread = thread::current();
+    let test_name = thread.name().expect("tests run on named threads");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(test_name.replace("::", "-"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("the scratch folder can be created");
+    dir
+}
+
+/// A folder for one client of a test, created empty inside `test_dir`.
+pub fn client_dir(test_dir: &Path, nick: &str) -> PathBuf {
+    let dir = test_dir.join(nick);
+    std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
@@ -34,7 +45,8 @@ pub struct Lines {
     receiver: Receiver<String>,
     /// Every line seen so far, for error messages.
     seen: Vec<String>,
-    name: String,
+    /// Whose output this is, for error messages.
+    pub name: String,
 }
 
 impl Lines {
@@ -134,27 +146,86 @@ impl Lines {
     }
 }
 
-/// Waits up to [`TIMEOUT`] for `child` to exit.
-fn wait_with_timeout(child: &mut Child, name: &str) -> ExitStatus {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait works") {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} did not exit within {TIMEOUT:?}"
-        );
-        thread::sleep(Duration::from_millis(10)); // polling an exit, not synchronising
-    }
-}
-
-/// A running `ftpserver`; killed when dropped.
-pub struct ServerProcess {
+/// A running child process (the server, a client, or any program): we
+/// write its standard input and read its two outputs line by line. It is
+/// killed when dropped, so a failing test leaves nothing running.
+pub struct Process {
     child: Child,
     stdin: Option<ChildStdin>,
     pub stdout: Lines,
     pub stderr: Lines,
+}
+
+impl Process {
+    /// Starts `command` with piped standard input and outputs; `name`
+    /// labels its output in failures.
+    pub fn spawn_command(mut command: Command, name: &str) -> Process {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the program starts");
+        let stdout = Lines::spawn(child.stdout.take().unwrap(), format!("{name} stdout"));
+        let stderr = Lines::spawn(child.stderr.take().unwrap(), format!("{name} stderr"));
+        let stdin = child.stdin.take();
+        // The guard exists before anything can fail, so a process that
+        // never says what we wait for is still killed.
+        Process {
+            child,
+            stdin,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Types one line on its standard input.
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        writeln!(stdin, "{line}").expect("the process reads its input");
+        stdin.flush().unwrap();
+    }
+
+    /// Ends its standard input, as a script that has run out of lines.
+    pub fn close_input(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits up to [`TIMEOUT`] for it to exit.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait works") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit within {TIMEOUT:?}",
+                self.stdout.name
+            );
+            thread::sleep(Duration::from_millis(10)); // polling an exit, not synchronising
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A running `ftpserver`, with the addresses it announced.
+pub struct ServerProcess {
+    process: Process,
     /// The addresses from its `listening on` lines.
     pub addrs: Vec<SocketAddr>,
 }
@@ -175,23 +246,9 @@ impl ServerProcess {
 
     /// Starts a server with `command` (which runs `ftpserver` somehow) and
     /// reads its `listening on` lines, one per listener.
-    pub fn start_command(mut command: Command, listeners: usize) -> ServerProcess {
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("ftpserver starts");
-        let stdout = Lines::spawn(child.stdout.take().unwrap(), "server stdout".into());
-        let stderr = Lines::spawn(child.stderr.take().unwrap(), "server stderr".into());
-        let stdin = child.stdin.take();
-        // The guard exists before anything can fail, so a server that
-        // never announces itself is still killed.
+    pub fn start_command(command: Command, listeners: usize) -> ServerProcess {
         let mut server = ServerProcess {
-            child,
-            stdin,
-            stdout,
-            stderr,
+            process: Process::spawn_command(command, "server"),
             addrs: Vec::new(),
         };
         for _ in 0..listeners {
@@ -215,43 +272,32 @@ impl ServerProcess {
 
     /// Types a line on the server's console.
     pub fn console(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin is open");
-        writeln!(stdin, "{line}").expect("the server reads its console");
+        self.process.send(line);
     }
 
     /// Ends the server's standard input.
     pub fn close_console(&mut self) {
-        self.stdin = None;
-    }
-
-    pub fn wait_exit(&mut self) -> ExitStatus {
-        wait_with_timeout(&mut self.child, "ftpserver")
-    }
-
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.close_input();
     }
 }
 
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        self.kill();
+impl Deref for ServerProcess {
+    type Target = Process;
+
+    fn deref(&self) -> &Process {
+        &self.process
+    }
+}
+
+impl DerefMut for ServerProcess {
+    fn deref_mut(&mut self) -> &mut Process {
+        &mut self.process
     }
 }
 
 /// A running `ftpclient` driven through its standard input and output (so
-/// it runs in scripted mode); killed when dropped.
-pub struct ClientProcess {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    pub stdout: Lines,
-    pub stderr: Lines,
-}
+/// it runs in scripted mode).
+pub struct ClientProcess(Process);
 
 impl ClientProcess {
     /// Starts a client called `nick` and waits until it has joined.
@@ -282,55 +328,24 @@ impl ClientProcess {
         ClientProcess::spawn_command(command, name)
     }
 
-    /// Starts `command` (a client, or any program) with piped standard
-    /// input and outputs; `name` labels its output in failures.
-    pub fn spawn_command(mut command: Command, name: &str) -> ClientProcess {
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the program starts");
-        let stdout = Lines::spawn(child.stdout.take().unwrap(), format!("{name} stdout"));
-        let stderr = Lines::spawn(child.stderr.take().unwrap(), format!("{name} stderr"));
-        let stdin = child.stdin.take();
-        ClientProcess {
-            child,
-            stdin,
-            stdout,
-            stderr,
-        }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Types one line.
-    pub fn send(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin is open");
-        writeln!(stdin, "{line}").expect("the client reads its input");
-        stdin.flush().unwrap();
-    }
-
-    /// Ends the client's input, as a script that has run out of lines.
-    pub fn close_input(&mut self) {
-        self.stdin = None;
-    }
-
-    pub fn wait_exit(&mut self) -> ExitStatus {
-        wait_with_timeout(&mut self.child, "ftpclient")
-    }
-
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// Starts `command` (a client, or any program); `name` labels its
+    /// output in failures.
+    pub fn spawn_command(command: Command, name: &str) -> ClientProcess {
+        ClientProcess(Process::spawn_command(command, name))
     }
 }
 
-impl Drop for ClientProcess {
-    fn drop(&mut self) {
-        self.kill();
+impl Deref for ClientProcess {
+    type Target = Process;
+
+    fn deref(&self) -> &Process {
+        &self.0
+    }
+}
+
+impl DerefMut for ClientProcess {
+    fn deref_mut(&mut self) -> &mut Process {
+        &mut self.0
     }
 }
 
@@ -399,6 +414,15 @@ impl RawClient {
         }
     }
 
+    /// Reads exactly `len` bytes (the payload of a `DATA` frame).
+    pub fn read_bytes(&mut self, len: usize) -> Vec<u8> {
+        let mut bytes = vec![0; len];
+        self.reader
+            .read_exact(&mut bytes)
+            .expect("the whole chunk arrives");
+        bytes
+    }
+
     /// Waits for the server to close the connection; returns whatever it
     /// sent before closing.
     pub fn expect_close(&mut self) -> String {
@@ -441,6 +465,21 @@ impl Rng {
     }
 }
 
+/// A reader that returns at most `step` bytes per call, as TCP may.
+pub struct Dribble<'a> {
+    pub data: &'a [u8],
+    pub step: usize,
+}
+
+impl Read for Dribble<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.data.len().min(self.step).min(buf.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
 /// `len` bytes that look random and use every byte value, the same for
 /// the same `seed`.
 pub fn test_bytes(len: usize, seed: u64) -> Vec<u8> {
@@ -464,15 +503,4 @@ pub fn list_dir(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-impl RawClient {
-    /// Reads exactly `len` bytes (the payload of a `DATA` frame).
-    pub fn read_bytes(&mut self, len: usize) -> Vec<u8> {
-        let mut bytes = vec![0; len];
-        self.reader
-            .read_exact(&mut bytes)
-            .expect("the whole chunk arrives");
-        bytes
-    }
 }

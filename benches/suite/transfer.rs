@@ -1,0 +1,266 @@
+//! File workloads: one file relayed to one or eight receivers, the same
+//! through a plain two-hop relay as the baseline, memory for a small and a
+//! huge file, and throughput by chunk size.
+
+use crate::chart::chunk_size_chart;
+use crate::common::{ClientProcess, ServerProcess};
+use crate::report::{Report, Stats, megabytes_per_second};
+use crate::system::{memory_kib, random_file, scratch};
+use crate::{MIB, RUNS, WAIT};
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::Instant;
+
+/// One ftpchat transfer of `file` from a sender to `receivers` clients
+/// through a fresh server. Returns the seconds from typing `transfer` to
+/// the last receiver's file being complete and verified, and the peak
+/// memory (KiB) of the server, the sender and the first receiver.
+pub fn ftpchat_transfer(
+    dir: &Path,
+    file: &Path,
+    receivers: usize,
+    chunk: Option<usize>,
+    save_in: &Path,
+) -> (f64, [u64; 3]) {
+    let server = ServerProcess::start(dir);
+    let mut clients: Vec<ClientProcess> = (0..receivers)
+        .map(|i| {
+            let home = save_in.join(format!("r{i}"));
+            let _ = fs::remove_dir_all(&home);
+            fs::create_dir_all(&home).unwrap();
+            let nick = format!("r{i}");
+            let home_arg = home.to_string_lossy().into_owned();
+            let mut client =
+                ClientProcess::start(dir, server.addr(), &["--nick", &nick, "--dir", &home_arg]);
+            client.stdout.expect("online:");
+            client
+        })
+        .collect();
+    let chunk_arg = chunk.map(|c| c.to_string());
+    let mut args = vec!["--nick", "sender"];
+    if let Some(chunk) = &chunk_arg {
+        args.extend(["--chunk-size", chunk.as_str()]);
+    }
+    let folder = file.parent().unwrap();
+    let mut sender = ClientProcess::start(folder, server.addr(), &args);
+    sender.stdout.until_within("online:", WAIT);
+    for client in &mut clients {
+        client.stdout.until_within("sender joined", WAIT);
+    }
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    let started = Instant::now();
+    sender.send(&format!("transfer {name}"));
+    for client in &mut clients {
+        client
+            .stdout
+            .until_within(&format!("* received {name}"), WAIT);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    sender.stdout.until_within("* sent", WAIT);
+    let peaks = [
+        memory_kib(server.pid(), "VmHWM"),
+        memory_kib(sender.pid(), "VmHWM"),
+        memory_kib(clients[0].pid(), "VmHWM"),
+    ];
+    let expected = fs::metadata(file).unwrap().len();
+    for i in 0..receivers {
+        let copy = save_in.join(format!("r{i}")).join(&name);
+        assert_eq!(fs::metadata(&copy).unwrap().len(), expected, "{copy:?}");
+        let _ = fs::remove_file(copy);
+    }
+    (secs, peaks)
+}
+
+/// The relay process of the baseline (the bench runs itself with
+/// `--baseline-relay ADDR`): accepts one connection, connects to ADDR, and
+/// copies bytes from one to the other with a large buffer, nothing more.
+pub fn baseline_relay_process(target: &str) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    println!("{}", listener.local_addr().unwrap());
+    io::stdout().flush().unwrap();
+    let (mut from, _) = listener.accept().unwrap();
+    let mut to = TcpStream::connect(target).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = from.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        to.write_all(&buf[..n]).unwrap();
+    }
+    to.shutdown(Shutdown::Write).unwrap();
+}
+
+/// One baseline transfer of `file`; returns its seconds. The receiver
+/// makes its file durable (`fdatasync`) before the clock stops, as
+/// ftpchat's does, so both measure the same work apart from the protocol.
+pub fn baseline_transfer(file: &Path, save_as: &Path) -> f64 {
+    let receiver = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = receiver.local_addr().unwrap().to_string();
+    let mut relay = Command::new(std::env::current_exe().unwrap())
+        .args(["--baseline-relay", &target])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(relay.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let relay_addr: SocketAddr = line.trim().parse().unwrap();
+
+    let save_as = save_as.to_path_buf();
+    let receiving = thread::spawn(move || {
+        let (mut from, _) = receiver.accept().unwrap();
+        let mut out = File::create(&save_as).unwrap();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = from.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n]).unwrap();
+        }
+        out.sync_data().unwrap();
+        Instant::now()
+    });
+    let started = Instant::now();
+    let mut to = TcpStream::connect(relay_addr).unwrap();
+    let mut input = File::open(file).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = input.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        to.write_all(&buf[..n]).unwrap();
+    }
+    to.shutdown(Shutdown::Write).unwrap();
+    let finished = receiving.join().unwrap();
+    relay.wait().unwrap();
+    finished.duration_since(started).as_secs_f64()
+}
+
+/// 1 GiB from one client through the server to another that saves it,
+/// against the plain two-hop relay.
+pub fn relay(report: &mut Report) {
+    let dir = scratch("relay");
+    let file = dir.join("relay.bin");
+    let len = 1024 * MIB;
+    random_file(&file, len);
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let (secs, _) = ftpchat_transfer(&dir, &file, 1, None, &dir);
+        ours.push(megabytes_per_second(len, secs));
+        let copy = dir.join("baseline-copy.bin");
+        theirs.push(megabytes_per_second(len, baseline_transfer(&file, &copy)));
+        let _ = fs::remove_file(copy);
+    }
+    let ratio = Stats::of(&ours).median / Stats::of(&theirs).median;
+    report.add("relay", "baseline relay, MB/s", &theirs, String::new());
+    report.add(
+        "relay",
+        "ftpchat, MB/s",
+        &ours,
+        format!("ratio {ratio:.2} (target >= 0.85)"),
+    );
+    let _ = fs::remove_file(file);
+}
+
+/// 256 MiB to 8 receivers at once, against the same file to 1 receiver.
+pub fn fan_out(report: &mut Report) {
+    let dir = scratch("fan-out");
+    let file = dir.join("fan.bin");
+    let len = 256 * MIB;
+    random_file(&file, len);
+    let (mut single, mut eight) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        single.push(megabytes_per_second(
+            len,
+            ftpchat_transfer(&dir, &file, 1, None, &dir).0,
+        ));
+        eight.push(megabytes_per_second(
+            8 * len,
+            ftpchat_transfer(&dir, &file, 8, None, &dir).0,
+        ));
+    }
+    let ratio = Stats::of(&eight).median / Stats::of(&single).median;
+    report.add("fan-out", "1 receiver, MB/s", &single, String::new());
+    report.add(
+        "fan-out",
+        "8 receivers, aggregate MB/s",
+        &eight,
+        format!("{ratio:.2} x one receiver (target >= 1.5)"),
+    );
+    let _ = fs::remove_file(file);
+}
+
+/// Peak memory of the server and both clients for a 4 MiB and a 4 GiB
+/// file (sparse, so that it costs no disk to make).
+pub fn memory(report: &mut Report) {
+    let dir = scratch("memory");
+    // Received copies go to memory (tmpfs) where there is one: this
+    // workload measures the programs' memory, not the disk.
+    let save_in = if Path::new("/dev/shm").is_dir() {
+        let shm = Path::new("/dev/shm").join(format!("ftpchat-bench-{}", std::process::id()));
+        fs::create_dir_all(&shm).unwrap();
+        shm
+    } else {
+        dir.clone()
+    };
+    for (label, len) in [("4 MiB", 4 * MIB), ("4 GiB", 4096 * MIB)] {
+        let file = dir.join(format!("sparse-{}.bin", len / MIB));
+        File::create(&file).unwrap().set_len(len).unwrap();
+        let mut peaks = [Vec::new(), Vec::new(), Vec::new()];
+        for _ in 0..RUNS {
+            let (_, kib) = ftpchat_transfer(&dir, &file, 1, None, &save_in);
+            for (samples, value) in peaks.iter_mut().zip(kib) {
+                samples.push(value as f64 / 1024.0);
+            }
+        }
+        for (who, samples) in ["server", "sender", "receiver"].iter().zip(&peaks) {
+            report.add(
+                "memory",
+                &format!("{label}: {who} peak, MiB"),
+                samples,
+                "target < 16".to_string(),
+            );
+        }
+        let _ = fs::remove_file(file);
+    }
+    let _ = fs::remove_dir_all(&save_in);
+}
+
+/// Relay throughput for chunk sizes from 1 KiB (the original program's) to
+/// 1 MiB, with a table and an SVG chart in bench-results/.
+pub fn chunk_size(report: &mut Report) {
+    let dir = scratch("chunk-size");
+    let file = dir.join("chunks.bin");
+    let len = 256 * MIB;
+    random_file(&file, len);
+    let sizes = [1024, 4096, 16 * 1024, 64 * 1024, 256 * 1024, 1024 * 1024];
+    let mut points = Vec::new();
+    for size in sizes {
+        let samples: Vec<f64> = (0..RUNS)
+            .map(|_| {
+                megabytes_per_second(len, ftpchat_transfer(&dir, &file, 1, Some(size), &dir).0)
+            })
+            .collect();
+        report.add(
+            "chunk-size",
+            &format!("{} KiB chunks, MB/s", size / 1024),
+            &samples,
+            String::new(),
+        );
+        points.push((size, Stats::of(&samples)));
+    }
+    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-results");
+    fs::create_dir_all(&results).unwrap();
+    let path = results.join("chunk-size.svg");
+    fs::write(&path, chunk_size_chart(&points)).unwrap();
+    println!("  chart written to {}", path.display());
+    let _ = fs::remove_file(file);
+}
