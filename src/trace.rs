@@ -22,11 +22,12 @@
 //!   `DATA 1 262144 (+262144 bytes)`. The file's bytes are never printed.
 //!
 //! A trace line shows a frame *as the program saw it*: a received line
-//! once [`crate::protocol::read_line`] has taken it off the stream (so
+//! once a [`crate::protocol::FrameReader`] has taken it off the stream (so
 //! without its line ending), a frame to send just before it is written.
 //! So a program's trace never shows an answer before the frame it
-//! answers. A line that cannot be read at all (too long, not UTF-8) is
-//! not traced; on the server, the `ERROR` sent back about it is.
+//! answers. A line that cannot be read at all (too long, not UTF-8, a
+//! `DATA` header that cannot be trusted) is not traced; on the server,
+//! the `ERROR` sent back about it is.
 //!
 //! These functions only build the text; the programs decide where it goes
 //! (the server prints it to standard error, the client does too, keeping
@@ -117,8 +118,11 @@ pub fn describe_line(line: &str) -> String {
 
 /// The readable form of each frame in `bytes`, which holds whole frames
 /// as written to a socket: lines, and `DATA` headers with their chunks.
-/// A chunk is skipped by its length from the header, so bytes of a file
-/// are never mistaken for lines (nor shown).
+/// A chunk is skipped by the length in its header (read by
+/// [`parse_data_header`], the rule the [`crate::protocol::FrameReader`]
+/// reads by), so bytes of a file are never mistaken for lines (nor
+/// shown). The bytes are all in memory, and shown as they are, `\r`
+/// included: this is a walk over a buffer, not a read from a socket.
 ///
 /// # Examples
 ///

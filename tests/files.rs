@@ -622,3 +622,33 @@ fn unusable_receiving_folder_is_reported_and_the_client_stays() {
     assert_eq!(bob.stdout.expect("<alice>"), "<alice> still here?");
     assert_eq!(list_dir(&bob_dir), ["not-a-folder"]);
 }
+
+/// The sender's own keyboard is read while its file is sent: a line it
+/// types after the transfer has started reaches the room at once, long
+/// before the file has finished arriving.
+#[test]
+fn the_sender_chats_while_its_file_is_sent() {
+    let dir = scratch_dir();
+    let server = ServerProcess::start(&dir);
+    let bob_dir = client_dir(&dir, "bob");
+    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+    let mut carol = RawClient::join_plain(server.addr(), "carol");
+    let alice_dir = client_dir(&dir, "alice");
+    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+    carol.read_until("alice joined");
+    let bytes = test_bytes(256 * 1024 * 1024, 11);
+    fs::write(alice_dir.join("big.bin"), &bytes).unwrap();
+
+    alice.send("transfer big.bin");
+    alice.stdout.expect("* sending big.bin");
+    alice.send("typed while it moves");
+    carol.read_until("sharing big.bin");
+    assert_eq!(carol.read_line(), "<alice> typed while it moves\r\n");
+    let bob_so_far = bob.stdout.rest_now();
+    assert!(
+        bob_so_far.iter().all(|line| !line.contains("* received")),
+        "the line came after the whole file: {bob_so_far:?}"
+    );
+    bob.stdout.expect("* received big.bin");
+    assert!(fs::read(bob_dir.join("rec/big.bin")).unwrap() == bytes);
+}

@@ -4,7 +4,11 @@
 
 mod common;
 
-use common::{RawClient, ServerProcess, scratch_dir};
+use common::{ClientProcess, RawClient, ServerProcess, scratch_dir};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::thread;
+use std::time::Duration;
 
 /// Errors that leave the stream in step get an `ERROR` line, and the
 /// connection goes on working.
@@ -178,4 +182,39 @@ fn server_full_refuses_the_extra_client() {
     alice.read_until("JOINED bob");
     alice.send(b"WHO\n");
     assert_eq!(alice.read_line(), "USERS 2 alice bob\n");
+}
+
+/// A count of users is digits only, as every number on the wire: a
+/// server that sends `USERS +2` is not understood (and the client says
+/// so and carries on), where `str::parse` alone would have taken it.
+#[test]
+fn a_count_of_users_with_a_sign_is_not_understood() {
+    let dir = scratch_dir();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fake_server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut hello = String::new();
+        reader.read_line(&mut hello).unwrap();
+        assert_eq!(hello, "HELLO ftpchat/1 bob\n");
+        let greeting = b"WELCOME bob\nUSERS +2 alice bob\nUSERS 2 alice bob\n";
+        (&stream).write_all(greeting).unwrap();
+        let mut quit = String::new();
+        reader.read_line(&mut quit).unwrap();
+        assert_eq!(quit, "QUIT\n");
+        (&stream).write_all(b"BYE goodbye\n").unwrap();
+    });
+    let mut bob = ClientProcess::start(&dir, addr, &["--nick", "bob"]);
+    assert_eq!(
+        bob.stderr.next().unwrap(),
+        "! could not understand the server: USERS needs a count of users (a whole number in range)"
+    );
+    assert_eq!(bob.stdout.expect("online"), "* 2 users online: alice, bob");
+    bob.close_input();
+    assert_eq!(bob.wait_exit().code(), Some(0));
+    fake_server.join().unwrap();
 }
