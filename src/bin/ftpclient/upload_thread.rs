@@ -61,11 +61,17 @@ pub struct DataThread {
 
 impl DataThread {
     /// Starts sending the file of `job`.
-    pub fn start(job: DataJob) -> DataThread {
+    ///
+    /// # Errors
+    ///
+    /// The thread could not be started (the system has none to give).
+    pub fn start(job: DataJob) -> io::Result<DataThread> {
         let stop = Arc::new(Mutex::new(None));
         let stop_for_thread = Arc::clone(&stop);
-        let thread = thread::spawn(move || send_data(job, &stop_for_thread));
-        DataThread { stop, thread }
+        let thread = thread::Builder::new()
+            .name(format!("upload-{}", job.id))
+            .spawn(move || send_data(job, &stop_for_thread))?;
+        Ok(DataThread { stop, thread })
     }
 
     /// Asks the thread to stop before its next chunk.
@@ -92,7 +98,15 @@ fn send_data(job: DataJob, stop: &Mutex<Option<StopRequest>>) {
         connection,
         events,
     } = job;
-    let mut reader = FileReader::start(file, size, chunk_len);
+    let mut reader = match FileReader::start(id, file, size, chunk_len) {
+        Ok(reader) => reader,
+        Err(error) => {
+            let why = format!("cannot start reading it: {error}");
+            let _ = connection.send(&ClientMessage::Cancel { id, reason: &why });
+            let _ = events.send(Event::UploadStopped { id, why: Some(why) });
+            return;
+        }
+    };
     let mut sent = 0u64;
     let event = loop {
         if let Some(request) = stop.lock().unwrap_or_else(PoisonError::into_inner).take() {
@@ -149,16 +163,19 @@ struct FileReader {
 }
 
 impl FileReader {
-    /// Starts reading `size` bytes of `file` in chunks of `chunk_len`.
-    fn start(file: File, size: u64, chunk_len: usize) -> FileReader {
+    /// Starts reading `size` bytes of `file` (our file number `id`) in
+    /// chunks of `chunk_len`.
+    fn start(id: u64, file: File, size: u64, chunk_len: usize) -> io::Result<FileReader> {
         let (full_tx, full) = mpsc::sync_channel(READ_AHEAD_BUFFERS);
         let (empty, returned) = mpsc::channel::<Vec<u8>>();
-        let thread = thread::spawn(move || read_file(file, size, chunk_len, &full_tx, &returned));
-        FileReader {
+        let thread = thread::Builder::new()
+            .name(format!("read-{id}"))
+            .spawn(move || read_file(file, size, chunk_len, &full_tx, &returned))?;
+        Ok(FileReader {
             full,
             empty,
             thread: Some(thread),
-        }
+        })
     }
 
     /// The next chunk of the file.

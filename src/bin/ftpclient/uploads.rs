@@ -206,10 +206,20 @@ impl Uploads {
             connection: Arc::clone(connection),
             events: self.events.clone(),
         };
+        let data = match DataThread::start(job) {
+            Ok(data) => data,
+            Err(error) => {
+                let why = format!("cannot start a thread to send it: {error}");
+                let _ = connection.send(&ClientMessage::Cancel { id, reason: &why });
+                screen.complain(&format!("! sending {} stopped: {why}", upload.name));
+                self.active.remove(&id);
+                return;
+            }
+        };
         upload.phase = Phase::Sending {
             recipients,
             started: Instant::now(),
-            data: DataThread::start(job),
+            data,
             stopping: false,
         };
         // Reports may have come before `ACCEPTED` (a recipient that failed
