@@ -99,6 +99,44 @@ impl Args {
     }
 }
 
+/// Parses a size given on the command line: a whole number of bytes,
+/// optionally followed by a unit of 1024 (`K`, `M`, `G`, `T`, in either
+/// case, with or without `iB`): `262144`, `256K`, `1M`, `2GiB`.
+///
+/// # Errors
+///
+/// The text is not such a size, or the size does not fit in 64 bits.
+///
+/// # Examples
+///
+/// ```
+/// use ftpchat::cli::parse_size;
+///
+/// assert_eq!(parse_size("256K"), Ok(256 * 1024));
+/// assert_eq!(parse_size("2g"), Ok(2 << 30));
+/// assert!(parse_size("1.5M").is_err());
+/// ```
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(digits_end);
+    let shift = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        "t" | "tib" => 40,
+        _ => return Err(format!("'{text}' is not a size (use bytes, or K, M, G, T)")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .filter(|_| !digits.is_empty())
+        .and_then(|number| number.checked_mul(1 << shift))
+        .ok_or_else(|| format!("'{text}' is not a size (use bytes, or K, M, G, T)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +154,19 @@ mod tests {
         assert_eq!(a.value("--host").unwrap(), "::1");
         assert_eq!(a.next_option().unwrap().as_deref(), Some("--help"));
         assert_eq!(a.next_option().unwrap(), None);
+    }
+
+    #[test]
+    fn sizes_take_binary_units() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("64K"), Ok(64 * 1024));
+        assert_eq!(parse_size("64KiB"), Ok(64 * 1024));
+        assert_eq!(parse_size("1m"), Ok(1 << 20));
+        assert_eq!(parse_size("3T"), Ok(3 << 40));
+        for bad in ["", "K", "-1", "1.5M", "12 K", "1X", "99999999999T"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub fn describe(message: &ServerMessage) -> Option<String> {
         // File transfers are shown by the client's transfer code, which
         // knows more (progress, where the file was saved).
         ServerMessage::Accepted { .. }
+        | ServerMessage::Receiving { .. }
         | ServerMessage::Delivered { .. }
         | ServerMessage::File { .. }
         | ServerMessage::Data { .. }

@@ -34,6 +34,16 @@ pub enum Input<'a> {
     Help,
     /// `/quit`: leave.
     Quit,
+    /// `/accept [N]`: take the file offered as number N (the latest offer
+    /// if none is given).
+    Accept(Option<&'a str>),
+    /// `/decline [N]`: refuse the file offered as number N (or the latest).
+    Decline(Option<&'a str>),
+    /// `/cancel [N | NAME]`: stop transfer N, or the one of that file name,
+    /// or (with nothing) every transfer under way, both ways.
+    Cancel(Option<&'a str>),
+    /// `/transfers`: list offers and transfers under way, both ways.
+    Transfers,
     /// `transfer PATH [NICK]` (or `/transfer ...`): send a file to
     /// everyone, or to NICK.
     Transfer {
@@ -67,7 +77,11 @@ commands:
 /// The file commands, which only the full client has.
 pub const FILE_HELP: &str = "\
   transfer PATH     send the file at PATH to everyone (also /transfer)
-  transfer PATH NICK  send it to NICK only; quote a PATH with spaces: \"a b.txt\"";
+  transfer PATH NICK  send it to NICK only; quote a PATH with spaces: \"a b.txt\"
+  /accept [N]       take the file offered as #N (or the latest offer)
+  /decline [N]      refuse the file offered as #N (or the latest offer)
+  /cancel [N|NAME]  stop transfer #N, or the file NAME, or (alone) all of them
+  /transfers        list offers and files on their way, in (<) and out (>)";
 
 /// Understands one typed line (without its line ending).
 ///
@@ -109,8 +123,18 @@ pub fn parse_input(line: &str) -> Input<'_> {
         "who" => Input::Who,
         "help" => Input::Help,
         "quit" => Input::Quit,
+        "accept" => Input::Accept(optional(rest)),
+        "decline" => Input::Decline(optional(rest)),
+        "cancel" => Input::Cancel(optional(rest)),
+        "transfers" => Input::Transfers,
         _ => Input::Unknown(command),
     }
+}
+
+/// The argument of a command that takes one, if it was given.
+fn optional(rest: &str) -> Option<&str> {
+    let rest = rest.trim();
+    (!rest.is_empty()).then_some(rest)
 }
 
 /// The arguments of `transfer`: a path and maybe a nickname.
@@ -209,6 +233,19 @@ mod tests {
         assert_eq!(parse_input("/msg"), Input::Usage(MSG_USAGE));
         assert_eq!(parse_input("/msg bob"), Input::Usage(MSG_USAGE));
         assert_eq!(parse_input("/msg bob   "), Input::Usage(MSG_USAGE));
+    }
+
+    #[test]
+    fn transfer_control_commands_take_an_optional_argument() {
+        assert_eq!(parse_input("/accept"), Input::Accept(None));
+        assert_eq!(parse_input("/accept 3"), Input::Accept(Some("3")));
+        assert_eq!(parse_input("/decline  #2 "), Input::Decline(Some("#2")));
+        assert_eq!(
+            parse_input("/cancel my notes.txt"),
+            Input::Cancel(Some("my notes.txt"))
+        );
+        assert_eq!(parse_input("/cancel"), Input::Cancel(None));
+        assert_eq!(parse_input("/transfers"), Input::Transfers);
     }
 
     #[test]

@@ -35,10 +35,12 @@
 //! | `src/bin/ftpserver/registry.rs`, `transfers.rs` | who is connected, and the files in flight | state shared between threads: one `Mutex` |
 //! | `src/bin/ftpserver/outbox.rs` | each client's send queue and writer thread | a slow reader must not stall the others |
 //! | `src/bin/ftpserver/relay.rs` | passing a file on, chunk by chunk | backpressure: the pace of the slowest receiver |
+//! | `src/bin/ftpserver/expiry.rs` | offers nobody answers, data that stops | timers in a threaded server |
 //! | `src/bin/ftpclient.rs` | options, connecting, starting the threads | (plain Rust) |
 //! | `src/bin/ftpclient/control.rs`, `events.rs` | the control loop and what it hears | one thread decides; the others report |
 //! | `src/bin/ftpclient/receiver.rs`, `keyboard.rs` | the socket's and the keyboard's threads | a client reads and writes at once |
-//! | `src/bin/ftpclient/uploads.rs`, `upload_thread.rs`, `downloads.rs`, `pool.rs` | sending and saving files | streaming with flat memory; overlapping disk and network |
+//! | `src/bin/ftpclient/uploads.rs`, `upload_thread.rs` | sending files: offers, answers, data | streaming with flat memory; one writer per file |
+//! | `src/bin/ftpclient/downloads.rs`, `disk.rs`, `pool.rs` | receiving files: consent, saving | overlapping disk and network; all-or-nothing files |
 //! | `src/bin/ftpclient/terminal.rs`, `editor.rs`, `progress.rs` | the screen, the input line, progress | (terminals, not networks) |
 //! | `examples/raw_client.rs` | a client made of a bare `TcpStream` | the protocol with nothing around it |
 //!
@@ -90,9 +92,15 @@
 //!    (`ftpclient/uploads.rs`) sends [`protocol::ClientMessage::Send`]. On
 //!    the server, `Files::offer` (`ftpserver/relay.rs`) picks the
 //!    recipients with `Clients::start_relay` (`ftpserver/registry.rs`),
-//!    announces the file to them with [`protocol::ServerMessage::File`],
-//!    and answers Alice with [`protocol::ServerMessage::Accepted`].
-//! 2. `Uploads::accepted` starts the file's data thread, `send_data`
+//!    offers the file to them with [`protocol::ServerMessage::File`], and
+//!    answers Alice with [`protocol::ServerMessage::Accepted`].
+//! 2. Bob's `Downloads::offer` (`ftpclient/downloads.rs`) takes the offer
+//!    (or asks Bob, who types `/accept`): `Downloads::start` creates a
+//!    temporary file with [`files::create_temp_file`] and answers
+//!    [`protocol::ClientMessage::Accept`]. The server's
+//!    `Transfers::accept` (`ftpserver/transfers.rs`) tells Alice with
+//!    [`protocol::ServerMessage::Receiving`].
+//! 3. `Uploads::receiving` starts the file's data thread, `run_from`
 //!    (`ftpclient/upload_thread.rs`). A `FileReader` thread reads the file
 //!    one chunk at a time and feeds each chunk to a [`checksum::Cksum`];
 //!    the data thread writes each as a `DATA` frame (a
@@ -100,21 +108,20 @@
 //!    `Connection::send_data`, which uses
 //!    [`protocol::write_all_vectored`]. Last comes `DONE` with the
 //!    checksum.
-//! 3. On the server, the frame reader hands out each `DATA` frame as a
+//! 4. On the server, the frame reader hands out each `DATA` frame as a
 //!    [`protocol::Chunk`], and `Files::relay_chunk` (`ftpserver/relay.rs`)
 //!    reads it once and queues the same bytes, behind a
-//!    [`protocol::ServerMessage::Data`] header, for every recipient. Full
-//!    queues make it wait, which stops it reading from Alice, which slows
-//!    Alice down through TCP's flow control: backpressure.
-//! 4. Bob's socket thread reads each chunk into a buffer lent by his
-//!    `ChunkPool` (`ftpclient/pool.rs`). `Downloads::begin`
-//!    (`ftpclient/downloads.rs`) created a temporary file with
-//!    [`files::create_temp_file`], and the file's disk thread,
-//!    `write_file`, writes each chunk; at `DONE`, `save` compares the
-//!    checksums and names the file with [`files::publish`] under
-//!    [`files::safe_file_name`]. `Downloads::saved` answers `RECEIVED`,
-//!    which `Clients::report_delivery` (`ftpserver/registry.rs`) passes to
-//!    Alice as `DELIVERED`.
+//!    [`protocol::ServerMessage::Data`] header, for every recipient that
+//!    needs them (`Transfers::plan_chunk`). Full queues make it wait,
+//!    which stops it reading from Alice, which slows Alice down through
+//!    TCP's flow control: backpressure.
+//! 5. Bob's socket thread reads each chunk into a buffer lent by his
+//!    `ChunkPool` (`ftpclient/pool.rs`), and the file's disk thread,
+//!    `write_file` (`ftpclient/disk.rs`), writes it; at `DONE`, `save`
+//!    compares the checksums and names the file with [`files::publish`]
+//!    under [`files::safe_file_name`]. `Downloads::saved` answers
+//!    `RECEIVED`, which `Clients::report_delivery`
+//!    (`ftpserver/registry.rs`) passes to Alice as `DELIVERED`.
 //!
 //! With `--trace`, both programs print each of these frames as it goes by
 //! (see [`trace`]).

@@ -265,7 +265,7 @@ fn exercise_3_a_file_frame_by_frame() {
     let alice = r#"cargo run --bin ftpclient -- --nick alice --port 5555 --chunk-size 1000"#;
     let mut alice = start(&dir, &server, alice, "alice");
     alice.stdout.expect("online");
-    let bob = r#"cargo run --bin ftpclient -- --nick bob --port 5555 --dir rec-bob"#;
+    let bob = r#"cargo run --bin ftpclient -- --nick bob --port 5555 --dir rec-bob --yes"#;
     let mut bob = start(&dir, &server, bob, "bob");
     bob.stdout.expect("online");
     alice.stdout.expect("bob joined");
@@ -334,7 +334,8 @@ fn exercise_5_chunk_size() {
     let bytes = test_bytes(300_000, 5);
     std::fs::write(dir.join("big.bin"), &bytes).unwrap();
     let server = start_server(&dir, r#"cargo run --release --bin ftpserver"#);
-    let bob = r#"cargo run --release --bin ftpclient -- --nick bob --port 5555 --dir rec-bob"#;
+    let bob =
+        r#"cargo run --release --bin ftpclient -- --nick bob --port 5555 --dir rec-bob --yes"#;
     let mut bob = start(&dir, &server, bob, "bob");
     bob.stdout.expect("online");
     let small_chunks =
@@ -363,24 +364,26 @@ fn exercise_5_chunk_size() {
 #[test]
 fn exercise_6_a_client_that_stops_reading() {
     let dir = scratch_dir();
-    // Larger than the socket buffers between the server and Carol.
-    let bytes = test_bytes(32 * 1024 * 1024, 6);
-    std::fs::write(dir.join("big.bin"), &bytes).unwrap();
+    // Much larger than the socket buffers between the server and Carol,
+    // who is frozen just after she accepts it.
+    let bytes = test_bytes(64 * 1024 * 1024, 6);
+    std::fs::write(dir.join("huge.bin"), &bytes).unwrap();
     let mut server = start_server(&dir, r#"cargo run --bin ftpserver -- --stall-timeout 3"#);
     let alice = r#"cargo run --bin ftpclient -- --nick alice --port 5555"#;
     let mut alice = start(&dir, &server, alice, "alice");
     alice.stdout.expect("online");
-    let bob = r#"cargo run --bin ftpclient -- --nick bob --port 5555 --dir rec-bob"#;
+    let bob = r#"cargo run --bin ftpclient -- --nick bob --port 5555 --dir rec-bob --yes"#;
     let mut bob = start(&dir, &server, bob, "bob");
     bob.stdout.expect("online");
-    let carol = r#"cargo run --bin ftpclient -- --nick carol --port 5555 --dir rec-carol"#;
+    let carol = r#"cargo run --bin ftpclient -- --nick carol --port 5555 --dir rec-carol --yes"#;
     let mut carol = start(&dir, &server, carol, "carol");
     carol.stdout.expect("online");
     alice.stdout.expect("carol joined");
-    signal(&carol, "STOP");
 
-    alice.send("transfer big.bin");
-    alice.stdout.expect("* sending big.bin");
+    alice.send("transfer huge.bin");
+    alice.stdout.expect("* sending huge.bin");
+    carol.stdout.expect("* receiving huge.bin");
+    signal(&carol, "STOP");
     bob.send("still here");
     let before = alice.stdout.until("<bob> still here");
     assert!(before.iter().all(|l| !l.contains("* sent")), "{before:?}");
@@ -389,13 +392,13 @@ fn exercise_6_a_client_that_stops_reading() {
         log.ends_with("carol disconnected: not reading: no data accepted for 3 s"),
         "{log}"
     );
-    bob.stdout.expect("* received big.bin");
-    assert_eq!(std::fs::read(dir.join("rec-bob/big.bin")).unwrap(), bytes);
+    bob.stdout.expect("* received huge.bin");
+    assert_eq!(std::fs::read(dir.join("rec-bob/huge.bin")).unwrap(), bytes);
     assert!(
         alice
             .stderr
             .expect("did not reach")
-            .starts_with("! big.bin did not reach carol"),
+            .starts_with("! huge.bin did not reach carol"),
     );
     signal(&carol, "CONT");
     assert_eq!(carol.wait_exit().code(), Some(1));

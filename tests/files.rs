@@ -160,6 +160,7 @@ fn chat_overtakes_a_file_in_flight() {
         bob.read_line(),
         format!("FILE 1 {} alice huge.bin\n", bytes.len())
     );
+    bob.send(b"ACCEPT 1 0\n");
     // Bob reads nothing more for now; carol talks.
     for i in 1..=3 {
         carol.send(&format!("while it flows {i}"));
@@ -253,6 +254,7 @@ fn receiver_leaving_mid_file_does_not_disturb_the_others() {
 
     alice.send("transfer big.bin");
     bob.read_until("FILE 1 ");
+    bob.send(b"ACCEPT 1 0\n");
     let header = bob.read_line();
     assert!(header.starts_with("DATA 1 "), "{header}");
     drop(bob); // leaves in the middle of the file
@@ -281,6 +283,7 @@ fn sender_leaving_mid_file_leaves_nothing_behind() {
     let mut mallory = RawClient::join_full(server.addr(), "mallory");
     mallory.send(b"SEND 1 1000000 * half.bin\n");
     assert_eq!(mallory.read_line(), "ACCEPTED 1 1\n");
+    assert_eq!(mallory.read_line(), "RECEIVING 1 bob 0\n");
     let mut chunk = b"DATA 1 1000\n".to_vec();
     chunk.extend(test_bytes(1000, 5));
     mallory.send(&chunk);
@@ -373,13 +376,14 @@ fn hostile_file_names_are_made_safe() {
     ];
     for (i, name) in names.iter().enumerate() {
         let id = i + 1;
-        let mut frames = format!("SEND {id} 3 bob ").into_bytes();
-        frames.extend_from_slice(name);
-        frames.extend_from_slice(
-            format!("\nDATA {id} 3\nabcDONE {id} {}\n", cksum(b"abc")).as_bytes(),
-        );
-        mallory.send(&frames);
+        let mut offer = format!("SEND {id} 3 bob ").into_bytes();
+        offer.extend_from_slice(name);
+        offer.push(b'\n');
+        mallory.send(&offer);
         assert_eq!(mallory.read_line(), format!("ACCEPTED {id} 1\n"));
+        assert_eq!(mallory.read_line(), format!("RECEIVING {id} bob 0\n"));
+        let data = format!("DATA {id} 3\nabcDONE {id} {}\n", cksum(b"abc"));
+        mallory.send(data.as_bytes());
         assert_eq!(mallory.read_line(), format!("DELIVERED {id} bob ok\n"));
     }
     let saved: Vec<String> = (0..names.len())
@@ -481,8 +485,10 @@ fn corrupted_file_is_discarded() {
     let bob_dir = client_dir(&dir, "bob");
     let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
     let mut mallory = RawClient::join_full(server.addr(), "mallory");
-    mallory.send(b"SEND 1 5 bob bad.txt\nDATA 1 5\nhelloDONE 1 12345\n");
+    mallory.send(b"SEND 1 5 bob bad.txt\n");
     assert_eq!(mallory.read_line(), "ACCEPTED 1 1\n");
+    assert_eq!(mallory.read_line(), "RECEIVING 1 bob 0\n");
+    mallory.send(b"DATA 1 5\nhelloDONE 1 12345\n");
     let expected = format!(
         "checksum mismatch (sender 12345, received {})",
         cksum(b"hello")
@@ -509,8 +515,10 @@ fn malformed_file_frames_get_defined_answers() {
     let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
     let mut mallory = RawClient::join_full(server.addr(), "mallory");
 
-    mallory.send(b"SEND 1 3 bob long.txt\nDATA 1 5\nabcde");
+    mallory.send(b"SEND 1 3 bob long.txt\n");
     assert_eq!(mallory.read_line(), "ACCEPTED 1 1\n");
+    assert_eq!(mallory.read_line(), "RECEIVING 1 bob 0\n");
+    mallory.send(b"DATA 1 5\nabcde");
     assert_eq!(
         mallory.read_line(),
         "REFUSED 1 wrong-size more data than the 3 bytes announced\n"
@@ -520,8 +528,10 @@ fn malformed_file_frames_get_defined_answers() {
         "! receiving long.txt from mallory stopped: the sender sent more data than the 3 bytes announced; nothing was saved"
     );
 
-    mallory.send(b"SEND 2 10 bob short.txt\nDATA 2 3\nabcDONE 2 1\n");
+    mallory.send(b"SEND 2 10 bob short.txt\n");
     assert_eq!(mallory.read_line(), "ACCEPTED 2 1\n");
+    assert_eq!(mallory.read_line(), "RECEIVING 2 bob 0\n");
+    mallory.send(b"DATA 2 3\nabcDONE 2 1\n");
     assert_eq!(
         mallory.read_line(),
         "REFUSED 2 wrong-size the file ended after 3 of the 10 bytes announced\n"
@@ -535,9 +545,16 @@ fn malformed_file_frames_get_defined_answers() {
     );
     mallory.send(b"SEND 4 1 * a\nSEND 4 1 * b\n");
     assert_eq!(mallory.read_line(), "ACCEPTED 4 1\n");
+    // Bob's answer to the offer of `a` comes from his side: before or
+    // after the refusal of the second `SEND 4`.
+    let mut two = [mallory.read_line(), mallory.read_line()];
+    two.sort();
     assert_eq!(
-        mallory.read_line(),
-        "REFUSED 4 transfer-exists transfer 4 is already under way\n"
+        two,
+        [
+            "RECEIVING 4 bob 0\n",
+            "REFUSED 4 transfer-exists transfer 4 is already under way\n"
+        ]
     );
     mallory.send(b"DATA 77 4\nabcdDONE 77 0\nCANCEL 77 why\nRECEIVED 5 ok\n");
     for _ in 0..3 {

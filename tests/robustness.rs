@@ -34,6 +34,8 @@ fn a_client_that_stops_reading_does_not_stall_the_room() {
     alice.send("transfer big.bin");
     bob.stdout.expect("* receiving big.bin");
     dave.stdout.expect("* receiving big.bin");
+    // Carol takes the file too, then never reads a byte of it.
+    carol.send(b"ACCEPT 1 0\n");
     let mut slowest = Duration::ZERO;
     for i in 0..5 {
         let (from, to) = if i % 2 == 0 {
@@ -295,7 +297,9 @@ fn nothing_from_other_users_reaches_the_terminal_raw() {
     );
     mallory.send(b"PRIVATE bob \x1b]0;owned\x07\n");
     assert_eq!(bob.stdout.expect("*mallory*"), "*mallory* ^[]0;owned^G");
-    mallory.send(b"SEND 1 0 bob \x1b[31mred.txt\nDONE 1 4294967295\n");
+    mallory.send(b"SEND 1 0 bob \x1b[31mred.txt\n");
+    mallory.read_until("RECEIVING 1 bob 0");
+    mallory.send(b"DONE 1 4294967295\n");
     assert_eq!(
         bob.stdout.expect("* received"),
         "* received _[31mred.txt (0 bytes) from mallory, saved as rec/_[31mred.txt (cksum 4294967295)"

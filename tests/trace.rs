@@ -52,7 +52,11 @@ fn server_traces_every_frame_in_order() {
     bob.read_until("CHAT alice hi");
 
     // A file whose bytes spell a protocol line must still not be shown.
-    alice.send(b"SEND 1 21 bob s.txt\nDATA 1 21\nCHAT do-not-print-me\nDONE 1 12345\n");
+    alice.send(b"SEND 1 21 bob s.txt\n");
+    bob.read_until("FILE 1 ");
+    bob.send(b"ACCEPT 1 0\n");
+    alice.read_until("RECEIVING 1 bob 0");
+    alice.send(b"DATA 1 21\nCHAT do-not-print-me\nDONE 1 12345\n");
     bob.read_until("DONE ");
     bob.send(b"RECEIVED 1 ok\n");
     alice.read_until("DELIVERED 1 bob ok");
@@ -79,12 +83,13 @@ fn server_traces_every_frame_in_order() {
             "USERS 1 alice",
             "JOINED bob",
             "ACCEPTED 1 1",
+            "RECEIVING 1 bob 0",
             "DELIVERED 1 bob ok",
         ]
     );
     assert_eq!(
         stream_of(&frames, "<-", b),
-        ["HELLO ftpchat/1 bob", "RECEIVED 1 ok"]
+        ["HELLO ftpchat/1 bob", "ACCEPT 1 0", "RECEIVED 1 ok"]
     );
     assert_eq!(
         stream_of(&frames, "->", b),
@@ -97,7 +102,7 @@ fn server_traces_every_frame_in_order() {
             "DONE 1 12345",
         ]
     );
-    assert_eq!(frames.len(), 18, "{frames:#?}");
+    assert_eq!(frames.len(), 20, "{frames:#?}");
 }
 
 /// A plain client's lines are traced as text: its `\r\n` endings and a

@@ -44,6 +44,8 @@ fn protocol_md_sample_session_is_true() {
         carol.read_line(),
         "* alice is sharing digits.txt (9 bytes); receiving files needs the full client, ftpclient\r\n"
     );
+    bob.send(b"ACCEPT 1 0\n");
+    assert_eq!(alice.read_line(), "RECEIVING 1 bob 0\n");
     alice.send(b"DATA 1 9\n123456789");
     alice.send(b"DONE 1 930766865\n");
     assert_eq!(bob.read_line(), "DATA 1 9\n");

@@ -20,7 +20,8 @@
 //! | `keyboard.rs` | the keyboard's thread |
 //! | `uploads.rs` | sending files: the offer, the reports, the summary |
 //! | `upload_thread.rs` | one file's bytes, read ahead and sent as `DATA` |
-//! | `downloads.rs` | receiving files: disk threads, checks, saving |
+//! | `downloads.rs` | receiving files: offers, consent, limits |
+//! | `disk.rs` | one file's disk thread: write, check, sync, name |
 //! | `pool.rs` | bounded memory between the socket and the disk |
 //! | `progress.rs` | the live progress of a transfer |
 //! | `editor.rs` | keys into edits of the input line (pure, tested) |
@@ -38,6 +39,8 @@
 mod connection;
 #[path = "ftpclient/control.rs"]
 mod control;
+#[path = "ftpclient/disk.rs"]
+mod disk;
 #[path = "ftpclient/downloads.rs"]
 mod downloads;
 #[path = "ftpclient/editor.rs"]
@@ -61,8 +64,8 @@ mod uploads;
 
 use connection::{Connection, HANDSHAKE_TIMEOUT, connect, handshake};
 use control::{Client, Exit};
-use downloads::Downloads;
-use ftpchat::cli::{Args, UsageError};
+use downloads::{AcceptPolicy, Downloads, Limits};
+use ftpchat::cli::{Args, UsageError, parse_size};
 use ftpchat::defaults::{DEFAULT_CHUNK_LEN, DEFAULT_HOST};
 use ftpchat::keepalive::{DEFAULT_KEEPALIVE, Keepalive, parse_seconds};
 use ftpchat::protocol::{FrameReader, MAX_CHUNK_LEN};
@@ -77,25 +80,38 @@ use terminal::{Screen, restore_terminal};
 use uploads::Uploads;
 
 const USAGE: &str = "\
-usage: ftpclient [--nick NAME] [--port N] [--host ADDR] [--dir DIR] [--chunk-size BYTES]
+usage: ftpclient [--nick NAME] [--port N] [--host ADDR] [--dir DIR]
+                 [--accept ask|all|none] [--yes] [--max-incoming N]
+                 [--max-receive-size SIZE] [--chunk-size SIZE]
                  [--keepalive SECS] [--trace]
 
 Connects to an ftpchat server. Without --nick and --port it asks for them.
 Type a line to talk to everyone; /help lists the commands.
 
 options:
-  --nick NAME         your nickname
-  --port N            the server's port
-  --host ADDR         the server's address or host name (default 127.0.0.1)
-  --dir DIR           where received files are saved (default rec)
-  --chunk-size BYTES  size of the chunks files are sent in (default 262144,
-                      at most 1048576)
-  --keepalive SECS    silence from the server after which it is pinged; no
-                      answer within as long again and the client gives up
-                      (default 30)
-  --trace             print every frame sent and received to standard error
-  -h, --help          show this help
-  -V, --version       show the version";
+  --nick NAME              your nickname
+  --port N                 the server's port
+  --host ADDR              the server's address or host name
+                           (default 127.0.0.1)
+  --dir DIR                where received files are saved (default rec)
+  --accept ask|all|none    what to do with a file offered: ask (the
+                           default on a terminal), take all (the default
+                           for scripts), or refuse all
+  --yes                    the same as --accept all
+  --max-incoming N         most files offered or arriving at once; more
+                           are declined (default 32)
+  --max-receive-size SIZE  decline files larger than SIZE (default: none)
+  --chunk-size SIZE        size of the pieces files are sent in (default
+                           256K, at most 1M)
+  --keepalive SECS         silence from the server after which it is
+                           pinged; no answer within as long again and the
+                           client gives up (default 30)
+  --trace                  print every frame sent and received to
+                           standard error
+  -h, --help               show this help
+  -V, --version            show the version
+
+SIZE is a number of bytes, or of KiB, MiB, GiB with K, M, G: 64K, 2G.";
 
 /// Everything the command line can set; what it leaves out is asked for.
 struct Config {
@@ -106,6 +122,10 @@ struct Config {
     chunk_len: usize,
     keepalive: Duration,
     trace: bool,
+    /// What to do with offers; `None`: ask on a terminal, else take all.
+    accept: Option<AcceptPolicy>,
+    max_incoming: usize,
+    max_receive_size: Option<u64>,
 }
 
 enum Command {
@@ -158,6 +178,9 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
         chunk_len: DEFAULT_CHUNK_LEN,
         keepalive: DEFAULT_KEEPALIVE,
         trace: false,
+        accept: None,
+        max_incoming: 32,
+        max_receive_size: None,
     };
     while let Some(option) = args.next_option()? {
         match option.as_str() {
@@ -166,12 +189,29 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
             "--host" => config.host = args.value(&option)?,
             "--dir" => config.dir = PathBuf::from(args.value(&option)?),
             "--chunk-size" => {
-                config.chunk_len = args.parsed(&option)?;
-                if !(1..=MAX_CHUNK_LEN).contains(&config.chunk_len) {
+                let size = size(&mut args, &option)?;
+                if !(1..=MAX_CHUNK_LEN as u64).contains(&size) {
                     let text = format!("--chunk-size must be from 1 to {MAX_CHUNK_LEN} bytes");
                     return Err(UsageError(text));
                 }
+                config.chunk_len = size as usize;
             }
+            "--accept" => {
+                let policy = match args.value(&option)?.as_str() {
+                    "ask" => AcceptPolicy::Ask,
+                    "all" => AcceptPolicy::All,
+                    "none" => AcceptPolicy::None,
+                    other => {
+                        let text =
+                            format!("invalid value '{other}' for --accept: ask, all or none");
+                        return Err(UsageError(text));
+                    }
+                };
+                config.accept = Some(policy);
+            }
+            "--yes" => config.accept = Some(AcceptPolicy::All),
+            "--max-incoming" => config.max_incoming = args.parsed(&option)?,
+            "--max-receive-size" => config.max_receive_size = Some(size(&mut args, &option)?),
             "--keepalive" => {
                 let value = args.value(&option)?;
                 config.keepalive = parse_seconds(&value)
@@ -184,6 +224,12 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
         }
     }
     Ok(Command::Run(config))
+}
+
+/// The value of `option` as a size, such as `262144` or `256K`.
+fn size(args: &mut Args, option: &str) -> Result<u64, UsageError> {
+    let value = args.value(option)?;
+    parse_size(&value).map_err(|e| UsageError(format!("invalid value for {option}: {e}")))
 }
 
 /// Asks for what the command line left out, connects, joins, starts the
@@ -236,7 +282,15 @@ fn run(config: Config) -> io::Result<Exit> {
     .spawn()?;
     keyboard::spawn_keyboard(interactive, events.clone())?;
     let uploads = Uploads::new(config.chunk_len, events.clone());
-    let downloads = Downloads::new(config.dir, events);
+    let limits = Limits {
+        policy: config.accept.unwrap_or(match interactive {
+            true => AcceptPolicy::Ask,
+            false => AcceptPolicy::All,
+        }),
+        max_incoming: config.max_incoming,
+        max_size: config.max_receive_size,
+    };
+    let downloads = Downloads::new(config.dir, events, limits);
     let mut client = Client::new(
         screen,
         Arc::clone(&connection),

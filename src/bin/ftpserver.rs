@@ -14,6 +14,7 @@
 //! | `handshake.rs` | the first line: a full or a plain client, and a free nickname |
 //! | `session.rs` | the loop over one member's messages |
 //! | `relay.rs` | passing a file on, chunk by chunk |
+//! | `expiry.rs` | the clock: offers nobody answers, data that stops |
 //! | `registry.rs` | who is connected: the one `Mutex` every thread shares |
 //! | `transfers.rs` | the files in flight, inside the registry |
 //! | `outbox.rs` | each client's send queue and writer thread |
@@ -31,6 +32,8 @@
 // folder rather than inside it.
 #[path = "ftpserver/connection.rs"]
 mod connection;
+#[path = "ftpserver/expiry.rs"]
+mod expiry;
 #[path = "ftpserver/handshake.rs"]
 mod handshake;
 #[path = "ftpserver/ids.rs"]
@@ -69,25 +72,35 @@ use std::thread;
 use std::time::Duration;
 
 const USAGE: &str = "\
-usage: ftpserver [--host ADDR] [--port N]... [--max-clients N] [--max-file-size BYTES]
-                 [--handshake-timeout SECS] [--keepalive SECS] [--stall-timeout SECS]
-                 [--trace]
+usage: ftpserver [--host ADDR] [--port N]... [--max-clients N]
+                 [--max-file-size BYTES] [--max-transfers N]
+                 [--offer-timeout SECS] [--handshake-timeout SECS]
+                 [--keepalive SECS] [--stall-timeout SECS] [--trace]
 
-Runs the ftpchat server. With no options it listens on 127.0.0.1, ports 5555,
-5556 and 5557. Type /quit on the server's terminal to stop it.
+Runs the ftpchat server. With no options it listens on 127.0.0.1, ports
+5555, 5556 and 5557. Type /quit (or Ctrl-C) on its terminal to stop it.
 
 options:
-  --host ADDR               address to listen on, IPv4 or IPv6 (default 127.0.0.1;
-                            0.0.0.0 or :: to accept clients from other machines)
-  --port N                  port to listen on; repeat for several; 0 picks a free one
+  --host ADDR               address to listen on, IPv4 or IPv6 (default
+                            127.0.0.1; 0.0.0.0 or :: to accept clients
+                            from other machines)
+  --port N                  port to listen on; repeat for several; 0 picks
+                            a free one
   --max-clients N           most connections at once (default 1000)
-  --max-file-size BYTES     largest file clients may send (default: no limit)
-  --handshake-timeout SECS  time a new connection has to send its nickname (default 30)
-  --keepalive SECS          silence after which a client is pinged; no answer within
-                            as long again and it is disconnected (default 30)
+  --max-file-size BYTES     largest file clients may send (default: none)
+  --max-transfers N         most files one client may send at once
+                            (default 8)
+  --offer-timeout SECS      time a recipient has to accept or decline a
+                            file (default 120)
+  --handshake-timeout SECS  time a new connection has to send its
+                            nickname (default 30)
+  --keepalive SECS          silence after which a client is pinged; no
+                            answer within as long again and it is
+                            disconnected (default 30)
   --stall-timeout SECS      time a client may accept no data before it is
                             disconnected (default 10)
-  --trace                   print every frame sent and received to standard error
+  --trace                   print every frame sent and received to
+                            standard error
   -h, --help                show this help
   -V, --version             show the version";
 
@@ -150,6 +163,8 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
             keepalive: DEFAULT_KEEPALIVE,
             stall_timeout: DEFAULT_STALL_TIMEOUT,
             max_file_size: u64::MAX,
+            offer_timeout: Duration::from_secs(120),
+            max_transfers: 8,
             trace: false,
         },
     };
@@ -163,6 +178,8 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
             "--handshake-timeout" => settings.handshake_timeout = seconds(&mut args, &option)?,
             "--keepalive" => settings.keepalive = seconds(&mut args, &option)?,
             "--stall-timeout" => settings.stall_timeout = seconds(&mut args, &option)?,
+            "--offer-timeout" => settings.offer_timeout = seconds(&mut args, &option)?,
+            "--max-transfers" => settings.max_transfers = args.parsed(&option)?,
             "--trace" => settings.trace = true,
             "--help" => return Ok(Command::Help),
             "--version" => return Ok(Command::Version),
@@ -175,6 +192,9 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
     if config.max_clients == 0 {
         return Err(UsageError("--max-clients must be at least 1".to_string()));
     }
+    if config.settings.max_transfers == 0 {
+        return Err(UsageError("--max-transfers must be at least 1".to_string()));
+    }
     Ok(Command::Run(config))
 }
 
@@ -184,6 +204,7 @@ fn run(config: Config) -> io::Result<()> {
     let listeners = listening::listen(config.host, &config.ports)?;
     let addrs = listening::announce(&listeners)?;
     let server = Arc::new(Server::new(config.settings, config.max_clients));
+    expiry::spawn_expiry(Arc::clone(&server));
     let mut accept_threads = Vec::new();
     for listener in listeners {
         let server = Arc::clone(&server);

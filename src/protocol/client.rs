@@ -8,7 +8,7 @@
 use super::errors::ProtocolError;
 use super::fields::{
     Delivery, check_no_fields, check_present, check_text, decode_cancel, decode_done, decode_offer,
-    parse_number, push_line, split_word, unknown_command,
+    decode_offset, parse_number, push_line, split_word, unknown_command,
 };
 use super::framing::decode_data_fields;
 
@@ -83,6 +83,31 @@ pub enum ClientMessage<'a> {
         /// Why, in a few words.
         reason: &'a str,
     },
+    /// `ACCEPT ID OFFSET`: a recipient takes the file the server numbered
+    /// ID (in its `FILE`), from byte OFFSET on (0 for the whole file).
+    Accept {
+        /// The file, as numbered in the server's `FILE`.
+        id: u64,
+        /// The first byte the recipient needs.
+        offset: u64,
+    },
+    /// `DECLINE ID REASON`: a recipient refuses the file the server
+    /// numbered ID, or stops receiving it.
+    Decline {
+        /// The file, as numbered in the server's `FILE`.
+        id: u64,
+        /// Why, in a few words.
+        reason: &'a str,
+    },
+    /// `FROM ID OFFSET`: (the sender) the `DATA` that follows for transfer
+    /// ID starts at byte OFFSET, the answer to a `RECEIVING` that asks for
+    /// bytes the sender has already sent.
+    From {
+        /// The sender's transfer id.
+        id: u64,
+        /// Where the next `DATA` starts in the file.
+        offset: u64,
+    },
     /// `RECEIVED ID ok` or `RECEIVED ID failed REASON`: a receiver reports
     /// how the file the server numbered ID turned out.
     Received {
@@ -147,6 +172,16 @@ impl<'a> ClientMessage<'a> {
             "CANCEL" => {
                 decode_cancel(rest).map(|(id, reason)| ClientMessage::Cancel { id, reason })
             }
+            "ACCEPT" => {
+                decode_offset(verb, rest).map(|(id, offset)| ClientMessage::Accept { id, offset })
+            }
+            "DECLINE" => {
+                let (id, reason) = decode_cancel(rest)?;
+                Ok(ClientMessage::Decline { id, reason })
+            }
+            "FROM" => {
+                decode_offset(verb, rest).map(|(id, offset)| ClientMessage::From { id, offset })
+            }
             "RECEIVED" => {
                 let (id, outcome) = split_word(rest);
                 Ok(ClientMessage::Received {
@@ -192,6 +227,15 @@ impl<'a> ClientMessage<'a> {
             }
             ClientMessage::Cancel { id, reason } => {
                 push_line(out, &["CANCEL", &id.to_string(), reason])
+            }
+            ClientMessage::Accept { id, offset } => {
+                push_line(out, &["ACCEPT", &id.to_string(), &offset.to_string()]);
+            }
+            ClientMessage::Decline { id, reason } => {
+                push_line(out, &["DECLINE", &id.to_string(), reason]);
+            }
+            ClientMessage::From { id, offset } => {
+                push_line(out, &["FROM", &id.to_string(), &offset.to_string()]);
             }
             ClientMessage::Received { id, outcome } => {
                 let [word, reason] = outcome.fields();
@@ -254,6 +298,16 @@ mod tests {
                 id: 9,
                 outcome: Delivery::Ok,
             },
+            ClientMessage::Accept { id: 9, offset: 0 },
+            ClientMessage::Accept {
+                id: 9,
+                offset: u64::MAX,
+            },
+            ClientMessage::Decline {
+                id: 9,
+                reason: "no thanks",
+            },
+            ClientMessage::From { id: 1, offset: 42 },
             ClientMessage::Received {
                 id: 9,
                 outcome: Delivery::Failed("disk full"),

@@ -53,11 +53,18 @@ pub enum ErrorCode {
     WrongSize,
     /// No answer to a `PING`; the connection is closed.
     PingTimeout,
+    /// A `SEND` beyond the number of transfers one client may have under
+    /// way at once.
+    TooManyTransfers,
+    /// A transfer whose sender stopped sending its data.
+    Stalled,
+    /// Data for a transfer that no recipient has accepted yet.
+    NotAccepted,
 }
 
 impl ErrorCode {
     /// Every code, for lookups and tests.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::BadNick,
         ErrorCode::NickTaken,
         ErrorCode::ServerFull,
@@ -76,6 +83,9 @@ impl ErrorCode {
         ErrorCode::NoRecipients,
         ErrorCode::WrongSize,
         ErrorCode::PingTimeout,
+        ErrorCode::TooManyTransfers,
+        ErrorCode::Stalled,
+        ErrorCode::NotAccepted,
     ];
 
     /// The code as it appears on the wire, e.g. `nick-taken`.
@@ -99,6 +109,9 @@ impl ErrorCode {
             ErrorCode::NoRecipients => "no-recipients",
             ErrorCode::WrongSize => "wrong-size",
             ErrorCode::PingTimeout => "ping-timeout",
+            ErrorCode::TooManyTransfers => "too-many-transfers",
+            ErrorCode::Stalled => "stalled",
+            ErrorCode::NotAccepted => "not-accepted",
         }
     }
 

@@ -238,6 +238,11 @@ pub enum Delivery<'a> {
     Ok,
     /// `failed REASON`: it was not saved, for this reason.
     Failed(&'a str),
+    /// `declined REASON`: the recipient refused the offer, or stopped
+    /// receiving the file (`DECLINE`).
+    Declined(&'a str),
+    /// `expired`: the recipient did not answer the offer in time.
+    Expired,
 }
 
 impl<'a> Delivery<'a> {
@@ -245,9 +250,11 @@ impl<'a> Delivery<'a> {
         match split_word(text) {
             ("ok", "") => Ok(Delivery::Ok),
             ("failed", reason) => Ok(Delivery::Failed(reason)),
+            ("declined", reason) => Ok(Delivery::Declined(reason)),
+            ("expired", "") => Ok(Delivery::Expired),
             _ => Err(ProtocolError::new(
                 ErrorCode::BadMessage,
-                format!("{verb} needs 'ok' or 'failed REASON'"),
+                format!("{verb} needs 'ok', 'failed REASON', 'declined REASON' or 'expired'"),
             )),
         }
     }
@@ -256,8 +263,20 @@ impl<'a> Delivery<'a> {
         match self {
             Delivery::Ok => ["ok", ""],
             Delivery::Failed(reason) => ["failed", reason],
+            Delivery::Declined(reason) => ["declined", reason],
+            Delivery::Expired => ["expired", ""],
         }
     }
+}
+
+/// Decodes `ID OFFSET`, the fields of `ACCEPT`, `FROM` (and the end of
+/// `RECEIVING`).
+pub(super) fn decode_offset(verb: &str, rest: &str) -> Result<(u64, u64), ProtocolError> {
+    let (id, offset) = split_word(rest);
+    Ok((
+        parse_number(verb, "transfer id", id)?,
+        parse_number(verb, "offset", offset)?,
+    ))
 }
 
 /// Checks a file name field: present, and at most [`MAX_NAME_LEN`] bytes.

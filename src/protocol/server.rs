@@ -109,6 +109,18 @@ pub enum ServerMessage<'a> {
         /// Saved, or why not.
         outcome: Delivery<'a>,
     },
+    /// `RECEIVING ID NICK OFFSET`: (to the sender) NICK accepted transfer
+    /// ID and needs its bytes from OFFSET on. The sender sends its data
+    /// from the first such OFFSET; a later one below where its data has
+    /// got to asks it to go back (`FROM`).
+    Receiving {
+        /// The sender's transfer id.
+        id: u64,
+        /// The recipient.
+        nick: &'a str,
+        /// The first byte it needs.
+        offset: u64,
+    },
     /// `FILE ID SIZE FROM NAME`: a file of SIZE bytes from FROM is coming;
     /// its `DATA`, `DONE` or `CANCEL` frames carry the server's number ID.
     File {
@@ -167,9 +179,8 @@ impl<'a> ServerMessage<'a> {
     pub fn decode(line: &'a str) -> Result<ServerMessage<'a>, ProtocolError> {
         let (verb, rest) = split_word(line);
         match verb {
-            "ACCEPTED" | "REFUSED" | "DELIVERED" | "FILE" | "DATA" | "DONE" | "CANCEL" => {
-                ServerMessage::decode_file_frame(verb, rest)
-            }
+            "ACCEPTED" | "RECEIVING" | "REFUSED" | "DELIVERED" | "FILE" | "DATA" | "DONE"
+            | "CANCEL" => ServerMessage::decode_file_frame(verb, rest),
             _ => ServerMessage::decode_chat_frame(verb, rest),
         }
     }
@@ -231,6 +242,15 @@ impl<'a> ServerMessage<'a> {
                 Ok(ServerMessage::Accepted {
                     id: parse_number(verb, "transfer id", id)?,
                     recipients: parse_number(verb, "count", recipients)?,
+                })
+            }
+            "RECEIVING" => {
+                let (id, rest) = split_word(rest);
+                let (nick, offset) = split_word(rest);
+                Ok(ServerMessage::Receiving {
+                    id: parse_number(verb, "transfer id", id)?,
+                    nick: check_present(verb, "nickname", nick)?,
+                    offset: parse_number(verb, "offset", offset)?,
                 })
             }
             "REFUSED" => {
@@ -299,6 +319,12 @@ impl<'a> ServerMessage<'a> {
             ServerMessage::Pong { token } => push_line(out, &["PONG", token]),
             ServerMessage::Accepted { id, recipients } => {
                 push_line(out, &["ACCEPTED", &id.to_string(), &recipients.to_string()]);
+            }
+            ServerMessage::Receiving { id, nick, offset } => {
+                push_line(
+                    out,
+                    &["RECEIVING", &id.to_string(), nick, &offset.to_string()],
+                );
             }
             ServerMessage::Refused { id, code, text } => {
                 push_line(out, &["REFUSED", &id.to_string(), code, text]);
@@ -427,6 +453,21 @@ mod tests {
                 id: 3,
                 nick: "bob",
                 outcome: Delivery::Failed("checksum mismatch"),
+            },
+            ServerMessage::Delivered {
+                id: 3,
+                nick: "bob",
+                outcome: Delivery::Declined("no thanks"),
+            },
+            ServerMessage::Delivered {
+                id: 3,
+                nick: "bob",
+                outcome: Delivery::Expired,
+            },
+            ServerMessage::Receiving {
+                id: 3,
+                nick: "carol",
+                offset: 1 << 40,
             },
             ServerMessage::File {
                 id: 17,

@@ -12,16 +12,26 @@
 //! Some things happen when nothing does: the server not answering an
 //! offer, or the goodbye not coming. The loop waits for events with a
 //! timeout, until the earliest such deadline.
+//!
+//! # Leaving
+//!
+//! `/quit`, Ctrl-D, and Ctrl-C with nothing running leave at once: files
+//! still on their way are cancelled (and the others told), then `QUIT`
+//! goes out. A file already complete and being saved is the exception:
+//! its report must reach the sender first ("one truth about delivery",
+//! `PROTOCOL.md` section 4). Ctrl-C while files are on their way cancels
+//! them and stays. A script whose input ends finishes sending its files
+//! first, as the course program did.
 
 use crate::connection::Connection;
-use crate::downloads::Downloads;
+use crate::downloads::{Cancelled, Downloads};
 use crate::editor::{Edit, KeyDecoder};
 use crate::events::{Ending, Event};
 use crate::terminal::Screen;
 use crate::uploads::Uploads;
 use ftpchat::display::describe;
 use ftpchat::input::{CHAT_HELP, FILE_HELP, Input, parse_input};
-use ftpchat::protocol::{self, ClientMessage, Delivery, ServerMessage};
+use ftpchat::protocol::{self, ClientMessage, ServerMessage};
 use ftpchat::text::make_visible;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -39,11 +49,14 @@ pub enum Exit {
 }
 
 /// Whether the user is leaving, and how far that has got.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Leaving {
     /// Not leaving.
     No,
-    /// Asked to leave; files still being sent are finished first.
+    /// A script's input ended: files being sent are finished first.
     AfterUploads,
+    /// Leaving now; only files being saved are waited for.
+    AfterSaving,
     /// `QUIT` is out; waiting for the server to close, until the deadline.
     QuitSent(Instant),
 }
@@ -60,6 +73,9 @@ pub struct Client {
     /// The reason the server gave in its `BYE`, if it said goodbye.
     bye: Option<String>,
     leaving: Leaving,
+    /// The number the last transfer, either way, was given: the user
+    /// names transfers by these (`/accept 3`, `/cancel 2`).
+    last_number: u64,
 }
 
 impl Client {
@@ -80,6 +96,7 @@ impl Client {
             keys: KeyDecoder::new(),
             bye: None,
             leaving: Leaving::No,
+            last_number: 0,
         }
     }
 
@@ -114,27 +131,25 @@ pub fn run(client: &mut Client, events: &Receiver<Event>) -> Exit {
 impl Client {
     /// Acts on one event. Returns how the client ends, if it does.
     fn handle(&mut self, event: Event) -> Option<Exit> {
+        let interactive = self.screen.is_interactive();
+        let (screen, connection) = (&mut self.screen, &self.connection);
         match event {
             Event::Keys(bytes) => self.keys_typed(&bytes),
             Event::Line(line) => self.typed(&line),
-            Event::InputEnded => self.leave(),
+            Event::InputEnded if interactive => self.leave_now(),
+            Event::InputEnded => self.leave_after_uploads(),
             Event::ServerLine(line) => self.server_line(&line),
-            Event::Chunk { id, bytes } => {
-                self.downloads
-                    .data(&mut self.screen, &self.connection, id, bytes);
-            }
-            Event::Trace(line) => self.screen.trace(&line),
+            Event::Chunk { id, bytes } => self.downloads.data(screen, connection, id, bytes),
+            Event::Trace(line) => screen.trace(&line),
             Event::Disconnected(ending) => return Some(self.disconnected(ending)),
-            Event::UploadProgress { id, sent } => self.uploads.progress(&mut self.screen, id, sent),
-            Event::UploadSent { id, checksum } => self.uploads.sent(&mut self.screen, id, checksum),
-            Event::UploadStopped { id, why } => self.uploads.stopped(&mut self.screen, id, why),
+            Event::UploadProgress { id, sent } => self.uploads.progress(screen, id, sent),
+            Event::UploadSent { id, checksum } => self.uploads.sent(screen, id, checksum),
+            Event::UploadStopped { id, why } => self.uploads.stopped(screen, id, why),
             Event::DownloadSaved { id, path, checksum } => {
-                let (screen, connection) = (&mut self.screen, &self.connection);
                 self.downloads
                     .saved(screen, connection, id, &path, checksum);
             }
             Event::DownloadFailed { id, why } => {
-                let (screen, connection) = (&mut self.screen, &self.connection);
                 self.downloads.failed(screen, connection, id, &why);
             }
         }
@@ -177,26 +192,65 @@ impl Client {
             };
             match self.screen.edit(key) {
                 Edit::Submit(line) => self.typed(&line),
-                Edit::Leave => self.leave(),
+                Edit::Interrupt => self.interrupt(),
+                Edit::EndOfInput => self.leave_now(),
                 Edit::Changed | Edit::Unchanged => {}
             }
         }
     }
 
-    /// The user asked to leave (`/quit`, Ctrl-C, Ctrl-D, end of input).
-    fn leave(&mut self) {
-        if matches!(self.leaving, Leaving::No) {
+    /// Ctrl-C: cancels the files on their way, if any; else leaves.
+    fn interrupt(&mut self) {
+        if self.leaving != Leaving::No || !self.cancel_running().is_empty() {
+            if self.leaving == Leaving::No {
+                self.screen.print("* press Ctrl-C again to leave");
+            }
+            return;
+        }
+        self.leave_now();
+    }
+
+    /// `/quit`, Ctrl-D, or Ctrl-C with nothing running: cancels what is on
+    /// its way and leaves (once files being saved are saved).
+    fn leave_now(&mut self) {
+        if matches!(self.leaving, Leaving::AfterSaving | Leaving::QuitSent(_)) {
+            return;
+        }
+        let cancelled = self.cancel_running();
+        if !cancelled.is_empty() {
+            self.screen.print("* leaving");
+        }
+        self.leaving = Leaving::AfterSaving;
+        if self.downloads.is_saving() {
+            self.screen
+                .print("* leaving once the files being saved are saved");
+        }
+    }
+
+    /// A script's input ended: leaves once its files are sent.
+    fn leave_after_uploads(&mut self) {
+        if self.leaving == Leaving::No {
             self.leaving = Leaving::AfterUploads;
         }
     }
 
-    /// Sends `QUIT` once the user wants to leave and no file is still
-    /// being sent: files being sent are part of what the user asked for.
+    /// Sends `QUIT` once leaving has nothing left to wait for.
     fn quit_when_ready(&mut self) {
-        if matches!(self.leaving, Leaving::AfterUploads) && self.uploads.is_empty() {
+        let ready = match self.leaving {
+            Leaving::AfterUploads => self.uploads.is_empty() && !self.downloads.is_saving(),
+            Leaving::AfterSaving => !self.downloads.is_saving(),
+            Leaving::No | Leaving::QuitSent(_) => false,
+        };
+        if ready {
             let _ = self.connection.send(&ClientMessage::Quit);
             self.leaving = Leaving::QuitSent(Instant::now() + QUIT_TIMEOUT);
         }
+    }
+
+    /// The next number for a transfer.
+    fn next_number(&mut self) -> u64 {
+        self.last_number += 1;
+        self.last_number
     }
 
     /// One line the user typed: chat, or a command.
@@ -207,7 +261,16 @@ impl Client {
             Input::Private { to, text } => self.whisper(to, text),
             Input::Who => self.send(&ClientMessage::Who),
             Input::Transfer { path, to } => {
-                self.uploads.start(&self.connection, &path, to.as_deref())
+                let number = self.next_number();
+                self.uploads
+                    .start(&self.connection, &path, to.as_deref(), number)
+            }
+            Input::Accept(which) => self.accept(which),
+            Input::Decline(which) => self.decline(which),
+            Input::Cancel(which) => self.cancel(which),
+            Input::Transfers => {
+                self.list_transfers();
+                Ok(())
             }
             Input::Help => {
                 for line in CHAT_HELP.lines().chain(FILE_HELP.lines()) {
@@ -216,7 +279,7 @@ impl Client {
                 Ok(())
             }
             Input::Quit => {
-                self.leave();
+                self.leave_now();
                 Ok(())
             }
             Input::Usage(usage) => Err(usage.to_string()),
@@ -253,6 +316,103 @@ impl Client {
         self.connection.send(message).map_err(|e| e.to_string())
     }
 
+    /// `/accept [N]`.
+    fn accept(&mut self, which: Option<&str>) -> Result<(), String> {
+        let number = which.map(parse_number).transpose()?;
+        let (screen, connection) = (&mut self.screen, &self.connection);
+        self.downloads.accept(screen, connection, number)
+    }
+
+    /// `/decline [N]`.
+    fn decline(&mut self, which: Option<&str>) -> Result<(), String> {
+        let number = which.map(parse_number).transpose()?;
+        let what = self.downloads.decline(&self.connection, number)?;
+        self.screen.print(&format!("* declined {what}"));
+        Ok(())
+    }
+
+    /// `/cancel [N | NAME]`.
+    fn cancel(&mut self, which: Option<&str>) -> Result<(), String> {
+        let Some(which) = which else {
+            if self.cancel_running().is_empty() {
+                return Err("no transfer is under way".to_string());
+            }
+            return Ok(());
+        };
+        let number = match parse_target(which) {
+            Target::Number(number) => number,
+            Target::Name(name) => {
+                let mut found = self.uploads.named(name);
+                found.extend(self.downloads.named(name));
+                match found.as_slice() {
+                    [(number, _)] => *number,
+                    [] => return Err(format!("no transfer is called {}", make_visible(name))),
+                    several => {
+                        let numbers: Vec<String> =
+                            several.iter().map(|(n, _)| format!("#{n}")).collect();
+                        return Err(format!(
+                            "several transfers are called {}: {}; /cancel one by number",
+                            make_visible(name),
+                            numbers.join(", ")
+                        ));
+                    }
+                }
+            }
+        };
+        self.cancel_number(number)
+    }
+
+    /// Cancels transfer `number`, either way, and says so.
+    fn cancel_number(&mut self, number: u64) -> Result<(), String> {
+        let (screen, connection) = (&mut self.screen, &self.connection);
+        if let Some(name) = self.uploads.cancel(screen, connection, number) {
+            screen.print(&format!(
+                "* cancelled {name} (#{number}); its recipients are told"
+            ));
+            return Ok(());
+        }
+        match self.downloads.cancel(screen, connection, number) {
+            Some(Cancelled::Done(what)) => {
+                screen.print(&format!(
+                    "* cancelled {what} (#{number}); nothing was saved"
+                ));
+                Ok(())
+            }
+            Some(Cancelled::Saving(what)) => Err(format!(
+                "{what} (#{number}) has arrived whole and is being saved"
+            )),
+            None => Err(format!(
+                "no transfer is numbered #{number}; /transfers lists them"
+            )),
+        }
+    }
+
+    /// Cancels every file offered or on its way, both ways; returns their
+    /// numbers.
+    fn cancel_running(&mut self) -> Vec<u64> {
+        let mut numbers = self.uploads.running();
+        numbers.extend(self.downloads.running());
+        numbers.sort_unstable();
+        for &number in &numbers {
+            let _ = self.cancel_number(number);
+        }
+        numbers
+    }
+
+    /// `/transfers`: every offer and file on its way, in order.
+    fn list_transfers(&mut self) {
+        let mut lines = self.uploads.listing();
+        lines.extend(self.downloads.listing());
+        if lines.is_empty() {
+            return self.screen.print("* no transfers");
+        }
+        lines.sort_by_key(|listing| listing.number);
+        self.screen.print("* transfers (> going out, < coming in):");
+        for listing in lines {
+            self.screen.print(&format!("  {}", listing.line));
+        }
+    }
+
     /// One line from the server.
     fn server_line(&mut self, line: &str) {
         if self.bye.is_some() {
@@ -267,6 +427,10 @@ impl Client {
                 return self.screen.complain(&text);
             }
         };
+        if let ServerMessage::File { .. } = message {
+            self.last_number += 1;
+        }
+        let number = self.last_number;
         let (screen, connection) = (&mut self.screen, &self.connection);
         match message {
             ServerMessage::Ping { token } => {
@@ -280,20 +444,18 @@ impl Client {
                 name,
             } => self
                 .downloads
-                .begin(screen, connection, id, size, from, name),
+                .offer(screen, connection, id, size, from, name, number),
             ServerMessage::Done { id, checksum } => self.downloads.done(screen, id, checksum),
-            ServerMessage::Cancel { id, reason } => self.downloads.cancel(screen, id, reason),
+            ServerMessage::Cancel { id, reason } => self.downloads.cancelled(screen, id, reason),
             ServerMessage::Accepted { id, recipients } => {
-                self.uploads.accepted(screen, connection, id, recipients);
+                self.uploads.offered(screen, id, recipients);
+            }
+            ServerMessage::Receiving { id, nick, offset } => {
+                self.uploads.receiving(screen, connection, id, nick, offset);
             }
             ServerMessage::Refused { id, text, .. } => self.uploads.refused(screen, id, text),
             ServerMessage::Delivered { id, nick, outcome } => {
-                let outcome = match outcome {
-                    Delivery::Ok => Ok(()),
-                    Delivery::Failed(reason) => Err(reason.to_string()),
-                };
-                self.uploads
-                    .delivered(screen, id, nick.to_string(), outcome);
+                self.uploads.delivered(screen, id, nick, outcome);
             }
             message => {
                 if let Some(text) = describe(&message) {
@@ -327,5 +489,31 @@ impl Client {
         self.downloads.abandon_all(&mut self.screen, &why);
         self.uploads.interrupted(&mut self.screen, &why);
         Exit::Lost(why)
+    }
+}
+
+/// What `/cancel` names: a transfer's number, or a file name.
+enum Target<'a> {
+    Number(u64),
+    Name(&'a str),
+}
+
+/// `3` or `#3` is a number; anything else, a file name.
+fn parse_target(text: &str) -> Target<'_> {
+    match parse_number(text) {
+        Ok(number) => Target::Number(number),
+        Err(_) => Target::Name(text),
+    }
+}
+
+/// A transfer's number, as the user types it: `3` or `#3`.
+fn parse_number(text: &str) -> Result<u64, String> {
+    let digits = text.strip_prefix('#').unwrap_or(text);
+    match digits.parse() {
+        Ok(number) if digits.bytes().all(|b| b.is_ascii_digit()) => Ok(number),
+        _ => Err(format!(
+            "'{}' is not a transfer number; /transfers lists them",
+            make_visible(text)
+        )),
     }
 }

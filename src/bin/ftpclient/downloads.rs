@@ -1,75 +1,124 @@
-//! Receiving files into `rec/`: whole, checked, and never half there.
+//! Receiving files into `rec/`: offers, consent, and files that arrive
+//! whole or not at all.
 //!
-//! The server announces a file with `FILE`, sends it as `DATA` chunks, and
-//! ends with `DONE` and the sender's checksum (or `CANCEL`). Each file is
-//! written to a hidden temporary file as its chunks arrive, and gets its
-//! real name only when it is complete and its checksum matches (see
-//! `ftpchat::files`). So a file in `rec/` is always whole.
+//! The server announces a file with `FILE`: an **offer**, with the
+//! sender, the name and the size. Nothing is written until the offer is
+//! accepted. Depending on `--accept`, the client accepts it at once
+//! (`all`, the default for scripts), declines it (`none`), or asks the
+//! user (`ask`, the default on a terminal), who answers with `/accept` or
+//! `/decline`. Offers beyond a limit are declined with the reason: more
+//! files at once than `--max-incoming`, or a file larger than
+//! `--max-receive-size`. A recipient that does not answer lets the offer
+//! expire on the server.
 //!
-//! Writing to disk and checksumming take as long as reading from the
-//! network, so each file has a disk thread ([`DiskWriter`]) that does them
-//! while the socket's thread reads the next chunk: the two steps overlap,
-//! as on an assembly line. The disk thread also does the slow end of a
-//! file (flushing it to the disk, checking it, naming it), so the control
-//! loop never waits for the disk, and it removes the temporary file
-//! whenever a file does not make it.
+//! An accepted file (`ACCEPT ID 0`) then arrives as `DATA` chunks and ends
+//! with `DONE` and the sender's checksum (or `CANCEL`). Each file has a
+//! disk thread (`disk.rs`) that writes it, checks it and names it.
 //!
-//! Every outcome is reported to the server (`RECEIVED`), *before* it is
-//! printed: whoever reads our output and then makes us quit must not
-//! overtake the report.
+//! Every outcome is reported to the server (`RECEIVED`, or `DECLINE` for
+//! a file refused or cancelled here), *before* it is printed: whoever reads
+//! our output and then makes us quit must not overtake the report.
 
 use crate::connection::Connection;
+use crate::disk::{DiskJobSpec, DiskWriter};
 use crate::events::Event;
 use crate::pool::PooledBuf;
 use crate::progress::{Direction, Progress};
 use crate::terminal::Screen;
-use ftpchat::checksum::Cksum;
-use ftpchat::files::{create_temp_file, publish, safe_file_name};
+use crate::uploads::Listing;
+use ftpchat::files::safe_file_name;
 use ftpchat::protocol::{ClientMessage, Delivery};
 use ftpchat::text::{format_size, make_visible};
-use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Sender};
-use std::thread::{self, JoinHandle};
+use std::sync::mpsc::Sender;
 
-/// The files being received, by the server's number for each. `None`
-/// marks a file that failed: its remaining chunks are dropped.
+/// What to do with an offer (`--accept`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcceptPolicy {
+    /// Ask the user (`/accept`, `/decline`).
+    Ask,
+    /// Accept every offer.
+    All,
+    /// Decline every offer.
+    None,
+}
+
+/// The limits on what this client receives.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// What to do with an offer.
+    pub policy: AcceptPolicy,
+    /// Most files offered or on their way in at once: each open file costs
+    /// a file descriptor, and a process has only so many.
+    pub max_incoming: usize,
+    /// Largest file accepted, in bytes, if there is a limit.
+    pub max_size: Option<u64>,
+}
+
+/// The files offered to us or on their way in, by the server's number.
 pub struct Downloads {
-    active: HashMap<u64, Option<Download>>,
+    active: BTreeMap<u64, Incoming>,
     /// Where files are saved.
     dir: PathBuf,
     /// Where the disk threads report.
     events: Sender<Event>,
+    limits: Limits,
 }
 
-/// A file being received.
-struct Download {
-    /// `NAME from NICK`, for messages.
-    what: String,
+/// A file offered to us, or on its way in.
+struct Incoming {
+    /// The number the user knows it by (`/accept N`, `/cancel N`).
+    number: u64,
     /// The name it will be saved under (before any `-1` suffix).
     name: String,
     /// Who sent it, shown safely.
     from: String,
     size: u64,
+    stage: Stage,
+}
+
+/// How far an incoming file has got.
+enum Stage {
+    /// Offered; nobody has answered yet.
+    Offered,
+    /// Accepted; its chunks are arriving.
+    Receiving(Download),
+    /// Complete; its disk thread is checking and saving it.
+    Saving(Download),
+}
+
+/// A file being written.
+struct Download {
     received: u64,
     disk: DiskWriter,
     progress: Progress,
 }
 
+/// What `/cancel` did to an incoming file.
+pub enum Cancelled {
+    /// Cancelled; here is "NAME from NICK".
+    Done(String),
+    /// Too late: it is being saved.
+    Saving(String),
+}
+
 impl Downloads {
-    /// No files yet; they will be saved in `dir`.
-    pub fn new(dir: PathBuf, events: Sender<Event>) -> Downloads {
+    /// No files yet; they will be saved in `dir`, within `limits`.
+    pub fn new(dir: PathBuf, events: Sender<Event>, limits: Limits) -> Downloads {
         Downloads {
-            active: HashMap::new(),
+            active: BTreeMap::new(),
             dir,
             events,
+            limits,
         }
     }
 
-    /// `FILE`: a file is coming. Creates its temporary file.
-    pub fn begin(
+    /// `FILE`: a file of `size` bytes is offered, which the user will know
+    /// as `number`. Accepts it, declines it, or asks, as the policy and
+    /// the limits say.
+    #[allow(clippy::too_many_arguments)]
+    pub fn offer(
         &mut self,
         screen: &mut Screen,
         connection: &Connection,
@@ -77,37 +126,128 @@ impl Downloads {
         size: u64,
         from: &str,
         name: &str,
+        number: u64,
     ) {
-        let name = safe_file_name(name);
-        let from = make_visible(from).into_owned();
-        let job = DiskJobSpec {
+        let incoming = Incoming {
+            number,
+            name: safe_file_name(name),
+            from: make_visible(from).into_owned(),
+            size,
+            stage: Stage::Offered,
+        };
+        let what = incoming.what();
+        let size_text = format_size(size);
+        let refusal = if self.active.len() >= self.limits.max_incoming {
+            let limit = self.limits.max_incoming;
+            Some(format!("too many files at once (the limit is {limit})"))
+        } else if self.limits.max_size.is_some_and(|max| size > max) {
+            let max = format_size(self.limits.max_size.unwrap_or(0));
+            Some(format!("too large ({size_text}; the limit is {max})"))
+        } else if self.limits.policy == AcceptPolicy::None {
+            Some("not taking files".to_string())
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            decline(connection, id, &reason);
+            return screen.print(&format!("* declined {what} ({size_text}): {reason}"));
+        }
+        self.active.insert(id, incoming);
+        match self.limits.policy {
+            AcceptPolicy::All => self.start(screen, connection, id),
+            _ => screen.print(&format!(
+                "* {} offers {} ({size_text}) as #{number}: /accept {number} or /decline {number}",
+                self.active[&id].from, self.active[&id].name
+            )),
+        }
+    }
+
+    /// `/accept`: takes the offer the user knows as `number`, or the latest.
+    ///
+    /// # Errors
+    ///
+    /// No such offer, for the user.
+    pub fn accept(
+        &mut self,
+        screen: &mut Screen,
+        connection: &Connection,
+        number: Option<u64>,
+    ) -> Result<(), String> {
+        let id = self.offer_numbered(number)?;
+        self.start(screen, connection, id);
+        Ok(())
+    }
+
+    /// `/decline`: refuses the offer the user knows as `number`, or the
+    /// latest. Returns "NAME from NICK".
+    ///
+    /// # Errors
+    ///
+    /// No such offer, for the user.
+    pub fn decline(
+        &mut self,
+        connection: &Connection,
+        number: Option<u64>,
+    ) -> Result<String, String> {
+        let id = self.offer_numbered(number)?;
+        let incoming = self.active.remove(&id).expect("found just now");
+        decline(connection, id, "no thanks");
+        Ok(incoming.what())
+    }
+
+    /// The server's number of the offer the user knows as `number` (the
+    /// latest offer if `None`).
+    fn offer_numbered(&self, number: Option<u64>) -> Result<u64, String> {
+        let mut offers = self
+            .active
+            .iter()
+            .filter(|(_, incoming)| matches!(incoming.stage, Stage::Offered));
+        let found = match number {
+            Some(number) => offers.find(|(_, i)| i.number == number),
+            None => offers.max_by_key(|(_, incoming)| incoming.number),
+        };
+        match (found, number) {
+            (Some((&id, _)), _) => Ok(id),
+            (None, Some(number)) => Err(format!(
+                "no file is offered as #{number}; /transfers lists them"
+            )),
+            (None, None) => Err("no file is offered to you".to_string()),
+        }
+    }
+
+    /// Accepts file `id`: creates its temporary file and disk thread, and
+    /// tells the server to send it.
+    fn start(&mut self, screen: &mut Screen, connection: &Connection, id: u64) {
+        let Some(incoming) = self.active.get_mut(&id) else {
+            return;
+        };
+        let spec = DiskJobSpec {
             id,
             dir: self.dir.clone(),
-            name: name.clone(),
-            size,
+            name: incoming.name.clone(),
+            size: incoming.size,
             events: self.events.clone(),
         };
-        match DiskWriter::start(job) {
+        let what = incoming.what();
+        match DiskWriter::start(spec) {
             Ok(disk) => {
-                let size_text = format_size(size);
-                screen.print(&format!("* receiving {name} ({size_text}) from {from}"));
+                let key = format!("recv {id}");
                 let progress =
-                    Progress::new(format!("recv {id}"), &name, Direction::Receiving, size);
-                let download = Download {
-                    what: format!("{name} from {from}"),
-                    name,
-                    from,
-                    size,
+                    Progress::new(key, &incoming.name, Direction::Receiving, incoming.size);
+                incoming.stage = Stage::Receiving(Download {
                     received: 0,
                     disk,
                     progress,
-                };
-                self.active.insert(id, Some(download));
+                });
+                let _ = connection.send(&ClientMessage::Accept { id, offset: 0 });
+                let size = format_size(incoming.size);
+                let (name, from) = (&incoming.name, &incoming.from);
+                screen.print(&format!("* receiving {name} ({size}) from {from}"));
             }
             Err(error) => {
-                screen.print(&format!("! cannot receive {name} from {from}: {error}"));
+                self.active.remove(&id);
                 report(connection, id, Delivery::Failed(&error.to_string()));
-                self.active.insert(id, None);
+                screen.print(&format!("! cannot receive {what}: {error}"));
             }
         }
     }
@@ -120,12 +260,17 @@ impl Downloads {
         id: u64,
         chunk: PooledBuf,
     ) {
-        let Some(Some(download)) = self.active.get_mut(&id) else {
-            return; // a file we gave up on, or never heard of
+        let Some(Incoming {
+            stage: Stage::Receiving(download),
+            size,
+            ..
+        }) = self.active.get_mut(&id)
+        else {
+            return; // a file we gave up on, or never accepted
         };
         let len = chunk.len() as u64;
-        if download.received + len > download.size {
-            let why = format!("more data than the {} bytes announced", download.size);
+        if download.received + len > *size {
+            let why = format!("more data than the {size} bytes announced");
             return self.fail(screen, connection, id, &why);
         }
         download.received += len;
@@ -142,9 +287,15 @@ impl Downloads {
     /// and checksum, and saves the file; it reports with an event
     /// ([`Downloads::saved`] or [`Downloads::failed`]).
     pub fn done(&mut self, screen: &mut Screen, id: u64, checksum: u32) {
-        if let Some(Some(download)) = self.active.get_mut(&id) {
+        let Some(incoming) = self.active.get_mut(&id) else {
+            return;
+        };
+        let placeholder = Stage::Offered;
+        if let Stage::Receiving(mut download) = std::mem::replace(&mut incoming.stage, placeholder)
+        {
             screen.set_status(download.progress.key(), None);
             download.disk.finish(checksum);
+            incoming.stage = Stage::Saving(download);
         }
     }
 
@@ -157,15 +308,15 @@ impl Downloads {
         path: &Path,
         checksum: u32,
     ) {
-        let Some(Some(download)) = self.active.remove(&id) else {
+        let Some(incoming) = self.active.remove(&id) else {
             return;
         };
         report(connection, id, Delivery::Ok);
         screen.print(&format!(
             "* received {} ({}) from {}, saved as {} (cksum {checksum})",
-            download.name,
-            format_size(download.size),
-            download.from,
+            incoming.name,
+            format_size(incoming.size),
+            incoming.from,
             path.display()
         ));
     }
@@ -175,22 +326,114 @@ impl Downloads {
         self.fail(screen, connection, id, why);
     }
 
-    /// `CANCEL`: the transfer stopped; the partial file is deleted.
-    pub fn cancel(&mut self, screen: &mut Screen, id: u64, reason: &str) {
-        if let Some(Some(download)) = self.active.remove(&id) {
-            let what = download.discard(screen);
-            let reason = make_visible(reason);
-            screen.print(&format!(
-                "! receiving {what} stopped: {reason}; nothing was saved"
-            ));
+    /// `CANCEL`: the offer is withdrawn, or the transfer stopped; a partial
+    /// file is deleted. (A file already being saved is not stopped: the
+    /// sender's `CANCEL` came after our copy was complete.)
+    pub fn cancelled(&mut self, screen: &mut Screen, id: u64, reason: &str) {
+        if matches!(
+            self.active.get(&id),
+            Some(Incoming {
+                stage: Stage::Saving(_),
+                ..
+            }) | None
+        ) {
+            return;
         }
+        let incoming = self.active.remove(&id).expect("checked just now");
+        let reason = make_visible(reason);
+        match incoming.stage {
+            Stage::Offered => {
+                let what = incoming.what();
+                screen.print(&format!("* the offer of {what} ended: {reason}"));
+            }
+            _ => {
+                let what = incoming.discard(screen);
+                screen.print(&format!(
+                    "! receiving {what} stopped: {reason}; nothing was saved"
+                ));
+            }
+        }
+    }
+
+    /// `/cancel`: stops the incoming file the user knows as `number` (an
+    /// offer is declined). `None` if no incoming file has that number.
+    pub fn cancel(
+        &mut self,
+        screen: &mut Screen,
+        connection: &Connection,
+        number: u64,
+    ) -> Option<Cancelled> {
+        let (&id, incoming) = self.active.iter().find(|(_, i)| i.number == number)?;
+        if let Stage::Saving(_) = incoming.stage {
+            return Some(Cancelled::Saving(incoming.what()));
+        }
+        let incoming = self.active.remove(&id).expect("found just now");
+        decline(connection, id, "cancelled");
+        Some(Cancelled::Done(incoming.discard(screen)))
+    }
+
+    /// The numbers of files offered or arriving (not those being saved):
+    /// what Ctrl-C and leaving cancel.
+    pub fn running(&self) -> Vec<u64> {
+        self.active
+            .values()
+            .filter(|incoming| !matches!(incoming.stage, Stage::Saving(_)))
+            .map(|incoming| incoming.number)
+            .collect()
+    }
+
+    /// The numbers and names of incoming files whose name is `name`.
+    pub fn named(&self, name: &str) -> Vec<(u64, String)> {
+        self.active
+            .values()
+            .filter(|incoming| incoming.name == name)
+            .map(|incoming| (incoming.number, incoming.name.clone()))
+            .collect()
+    }
+
+    /// Whether a file is being checked and saved: leaving waits for it, so
+    /// that its report reaches the sender.
+    pub fn is_saving(&self) -> bool {
+        self.active
+            .values()
+            .any(|incoming| matches!(incoming.stage, Stage::Saving(_)))
+    }
+
+    /// One line per incoming file, for `/transfers`.
+    pub fn listing(&self) -> Vec<Listing> {
+        self.active
+            .values()
+            .map(|incoming| {
+                let number = incoming.number;
+                let state = match &incoming.stage {
+                    Stage::Offered => format!("offered: /accept {number} or /decline {number}"),
+                    Stage::Receiving(download) => {
+                        let percent = (download.received * 100)
+                            .checked_div(incoming.size)
+                            .unwrap_or(100);
+                        format!("receiving, {percent}%")
+                    }
+                    Stage::Saving(_) => "checking and saving".to_string(),
+                };
+                let line = format!(
+                    "#{number} < {} ({}) from {}: {state}",
+                    incoming.name,
+                    format_size(incoming.size),
+                    incoming.from
+                );
+                Listing { number, line }
+            })
+            .collect()
     }
 
     /// The connection is gone, or we are leaving: every partial file is
     /// deleted, and the user told which.
     pub fn abandon_all(&mut self, screen: &mut Screen, why: &str) {
-        for download in self.active.drain().filter_map(|(_, download)| download) {
-            let what = download.discard(screen);
+        for (_, incoming) in std::mem::take(&mut self.active) {
+            if matches!(incoming.stage, Stage::Offered) {
+                continue;
+            }
+            let what = incoming.discard(screen);
             screen.complain(&format!(
                 "! receiving {what} stopped: {why}; nothing was saved"
             ));
@@ -198,30 +441,36 @@ impl Downloads {
     }
 
     /// Gives up on file `id`: deletes what arrived, tells the sender and
-    /// the user, and drops the rest of its chunks as they come.
+    /// the user.
     fn fail(&mut self, screen: &mut Screen, connection: &Connection, id: u64, why: &str) {
-        let discarded = match self.active.insert(id, None) {
-            Some(Some(download)) => Some(download.discard(screen)),
-            _ => None,
+        let Some(incoming) = self.active.remove(&id) else {
+            return;
         };
+        let what = incoming.discard(screen);
         report(connection, id, Delivery::Failed(why));
-        if let Some(what) = discarded {
-            screen.print(&format!(
-                "! receiving {what} failed: {why}; nothing was saved"
-            ));
-        }
+        screen.print(&format!(
+            "! receiving {what} failed: {why}; nothing was saved"
+        ));
     }
 }
 
-impl Download {
+impl Incoming {
+    /// "NAME from NICK", for messages.
+    fn what(&self) -> String {
+        format!("{} from {}", self.name, self.from)
+    }
+
     /// Gives up on this file: clears its progress and waits until its
     /// disk thread has deleted the partial file, so that "nothing was
-    /// saved" is already true when the caller prints it. Returns
-    /// "NAME from NICK" for that message.
+    /// saved" is already true when the caller prints it. Returns "NAME
+    /// from NICK" for that message.
     fn discard(self, screen: &mut Screen) -> String {
-        screen.set_status(self.progress.key(), None);
-        drop(self.disk);
-        self.what
+        let what = self.what();
+        if let Stage::Receiving(download) | Stage::Saving(download) = self.stage {
+            screen.set_status(download.progress.key(), None);
+            drop(download.disk);
+        }
+        what
     }
 }
 
@@ -230,130 +479,7 @@ fn report(connection: &Connection, id: u64, outcome: Delivery) {
     let _ = connection.send(&ClientMessage::Received { id, outcome });
 }
 
-/// What a disk thread is to write, and where.
-struct DiskJobSpec {
-    id: u64,
-    dir: PathBuf,
-    /// The safe name to publish under.
-    name: String,
-    size: u64,
-    events: Sender<Event>,
-}
-
-/// Work for a disk thread.
-enum DiskJob {
-    /// Append these bytes to the file.
-    Write(PooledBuf),
-    /// The last chunk has come: check the file against the sender's
-    /// checksum, and save it.
-    Finish(u32),
-}
-
-/// One file's disk thread, and the channel that feeds it. Dropping it
-/// closes the channel and waits for the thread, which deletes the partial
-/// file unless the file was saved.
-struct DiskWriter {
-    jobs: Option<Sender<DiskJob>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl DiskWriter {
-    /// Creates the temporary file and starts the thread that writes it.
-    fn start(spec: DiskJobSpec) -> io::Result<DiskWriter> {
-        let (file, temp) = create_temp_file(&spec.dir, &spec.name)?;
-        let (jobs, incoming) = mpsc::channel();
-        let thread = thread::Builder::new()
-            .name(format!("disk-{}", spec.id))
-            .spawn(move || write_file(spec, file, &temp, incoming))?;
-        Ok(DiskWriter {
-            jobs: Some(jobs),
-            thread: Some(thread),
-        })
-    }
-
-    /// Hands a chunk to the disk thread. (If it has stopped, it has
-    /// already reported why, and the chunk is dropped.)
-    fn write(&mut self, chunk: PooledBuf) {
-        if let Some(jobs) = &self.jobs {
-            let _ = jobs.send(DiskJob::Write(chunk));
-        }
-    }
-
-    /// Asks the disk thread to check and save the file.
-    fn finish(&mut self, checksum: u32) {
-        if let Some(jobs) = self.jobs.take() {
-            let _ = jobs.send(DiskJob::Finish(checksum));
-        }
-    }
-}
-
-impl Drop for DiskWriter {
-    fn drop(&mut self) {
-        self.jobs = None; // no more work: the thread's loop ends
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// The disk thread's body: writes each chunk and adds it to the checksum;
-/// at the end, checks and saves the file. Whatever does not end in a saved
-/// file ends with the temporary file deleted.
-fn write_file(spec: DiskJobSpec, mut file: File, temp: &Path, jobs: mpsc::Receiver<DiskJob>) {
-    let mut checksum = Cksum::new();
-    for job in jobs {
-        let result = match job {
-            DiskJob::Write(chunk) => match file.write_all(&chunk) {
-                Ok(()) => {
-                    checksum.update(&chunk);
-                    continue;
-                }
-                Err(error) => Err(format!("cannot write {}: {error}", temp.display())),
-            },
-            DiskJob::Finish(theirs) => save(&spec, &file, temp, &checksum, theirs),
-        };
-        let event = match result {
-            Ok(path) => Event::DownloadSaved {
-                id: spec.id,
-                path,
-                checksum: checksum.finish(),
-            },
-            Err(why) => {
-                let _ = fs::remove_file(temp);
-                Event::DownloadFailed { id: spec.id, why }
-            }
-        };
-        let _ = spec.events.send(event);
-        return;
-    }
-    // The channel closed without `Finish`: the file was abandoned.
-    let _ = fs::remove_file(temp);
-}
-
-/// Checks the file written to `temp` (size, then checksum), makes sure it
-/// is on the disk, and gives it its name. Returns where it was saved.
-fn save(
-    spec: &DiskJobSpec,
-    file: &File,
-    temp: &Path,
-    ours: &Cksum,
-    theirs: u32,
-) -> Result<PathBuf, String> {
-    if ours.len_bytes() != spec.size {
-        let arrived = ours.len_bytes();
-        return Err(format!("only {arrived} of {} bytes arrived", spec.size));
-    }
-    let ours = ours.finish();
-    if ours != theirs {
-        return Err(format!(
-            "checksum mismatch (sender {theirs}, received {ours})"
-        ));
-    }
-    // Wait until the data is on the disk before giving the file its name:
-    // otherwise a power cut could leave the name pointing at missing data.
-    // (This costs about a third of the time of a transfer on loopback, and
-    // is worth it.)
-    file.sync_data()
-        .map_err(|error| format!("cannot write {}: {error}", temp.display()))?;
-    publish(temp, &spec.dir, &spec.name).map_err(|error| error.to_string())
+/// Tells the server we do not want (any more of) file `id`.
+fn decline(connection: &Connection, id: u64, reason: &str) {
+    let _ = connection.send(&ClientMessage::Decline { id, reason });
 }

@@ -123,8 +123,10 @@ pub enum Edit {
     Unchanged,
     /// Enter: here is the line; the editor is empty again.
     Submit(String),
-    /// Ctrl-C, or Ctrl-D on an empty line: the user wants to leave.
-    Leave,
+    /// Ctrl-C: stop what is running, or leave.
+    Interrupt,
+    /// Ctrl-D on an empty line: the end of the user's input.
+    EndOfInput,
 }
 
 /// The line being typed.
@@ -154,8 +156,8 @@ impl Editor {
                     return Edit::Unchanged;
                 }
             }
-            Key::Interrupt => return Edit::Leave,
-            Key::EndOfInput if self.line.is_empty() => return Edit::Leave,
+            Key::Interrupt => return Edit::Interrupt,
+            Key::EndOfInput if self.line.is_empty() => return Edit::EndOfInput,
             Key::KillLine => self.line.clear(),
             Key::KillWord => {
                 // Drop trailing spaces, then the word before them.
@@ -242,11 +244,11 @@ mod tests {
     }
 
     #[test]
-    fn ctrl_c_always_leaves_and_ctrl_d_only_on_an_empty_line() {
+    fn ctrl_c_always_interrupts_and_ctrl_d_ends_only_an_empty_line() {
         let mut editor = Editor::new();
-        assert_eq!(editor.apply(Key::EndOfInput), Edit::Leave);
+        assert_eq!(editor.apply(Key::EndOfInput), Edit::EndOfInput);
         editor.apply(Key::Char('a'));
         assert_eq!(editor.apply(Key::EndOfInput), Edit::Unchanged);
-        assert_eq!(editor.apply(Key::Interrupt), Edit::Leave);
+        assert_eq!(editor.apply(Key::Interrupt), Edit::Interrupt);
     }
 }

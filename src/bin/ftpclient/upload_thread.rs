@@ -8,18 +8,26 @@
 //! buffer fills and the write blocks: TCP's flow control paces the reading
 //! of the file.
 //!
-//! The control loop (`uploads.rs`) starts a [`DataThread`] once the server
-//! has accepted the file, and may ask it to stop; the thread reports its
-//! progress and its end with events.
+//! The control loop (`uploads.rs`) starts a [`DataThread`] when the first
+//! recipient accepts, and then talks to it through a channel of
+//! [`Command`]s, which the thread reads between two chunks: "a recipient
+//! needs the file from this offset" (it goes back, with `FROM`, if its
+//! data has already passed that offset; this is how a recipient that
+//! answered late still gets the whole file), and "stop". Because this one
+//! thread writes every `DATA`, `FROM`, `DONE` and `CANCEL` of its file,
+//! they reach the server in the order they were decided.
+//!
+//! After `DONE` the thread waits for more commands, until the control
+//! loop stops it once every recipient has reported.
 
 use crate::connection::Connection;
 use crate::events::Event;
 use ftpchat::checksum::Cksum;
 use ftpchat::protocol::ClientMessage;
 use std::fs::File;
-use std::io::{self, Read};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::thread::{self, JoinHandle};
 
 /// How many chunk buffers the file reader and the sender pass between
@@ -43,110 +51,237 @@ pub struct DataJob {
     pub events: Sender<Event>,
 }
 
-/// Why the control loop asks a data thread to stop.
-pub enum StopRequest {
-    /// Send `CANCEL` with this reason, then stop.
-    Cancel(String),
-    /// Just stop: the server has already dropped the file.
-    Quietly,
+/// What the control loop asks of a data thread.
+pub enum Command {
+    /// A recipient needs the file from this offset on.
+    SendFrom(u64),
+    /// Stop; with a reason, say so to the server with `CANCEL` first.
+    Stop(Option<String>),
 }
 
-/// The thread that sends one file's data. It checks for a request to stop
-/// before each chunk, so `DATA`, `DONE` and `CANCEL` are all written by
-/// this one thread, in order.
+/// The thread that sends one file's data, and the channel to it.
 pub struct DataThread {
-    stop: Arc<Mutex<Option<StopRequest>>>,
-    thread: JoinHandle<()>,
+    commands: Sender<Command>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl DataThread {
-    /// Starts sending the file of `job`.
+    /// Starts sending the file of `job` from byte `from`.
     ///
     /// # Errors
     ///
     /// The thread could not be started (the system has none to give).
-    pub fn start(job: DataJob) -> io::Result<DataThread> {
-        let stop = Arc::new(Mutex::new(None));
-        let stop_for_thread = Arc::clone(&stop);
+    pub fn start(job: DataJob, from: u64) -> io::Result<DataThread> {
+        let (commands, incoming) = mpsc::channel();
         let thread = thread::Builder::new()
             .name(format!("upload-{}", job.id))
-            .spawn(move || send_data(job, &stop_for_thread))?;
-        Ok(DataThread { stop, thread })
+            .spawn(move || run(job, from, &incoming))?;
+        Ok(DataThread {
+            commands,
+            thread: Some(thread),
+        })
     }
 
-    /// Asks the thread to stop before its next chunk.
-    pub fn request_stop(&self, request: StopRequest) {
-        *self.stop.lock().unwrap_or_else(PoisonError::into_inner) = Some(request);
+    /// Passes a command to the thread (which has ended if it cannot take it).
+    pub fn command(&self, command: Command) {
+        let _ = self.commands.send(command);
     }
 
-    /// Asks the thread to stop, and lets it finish on its own.
-    pub fn stop(self, request: StopRequest) {
-        self.request_stop(request);
-        drop(self.thread); // detached: it ends before its next write
+    /// Asks the thread to stop, and lets it end on its own: it may be
+    /// waiting for the server to take a chunk.
+    pub fn stop(mut self, reason: Option<String>) {
+        self.command(Command::Stop(reason));
+        drop(self.thread.take()); // detached: it ends before its next write
     }
 }
 
-/// The data thread's body: sends the file's bytes as `DATA` frames, then
-/// `DONE` with their checksum, and says so with an event. Gives up (with
-/// `CANCEL`) if the file cannot be read or changes size, or when asked.
-fn send_data(job: DataJob, stop: &Mutex<Option<StopRequest>>) {
-    let DataJob {
-        id,
-        file,
-        size,
-        chunk_len,
-        connection,
-        events,
-    } = job;
-    let mut reader = match FileReader::start(id, file, size, chunk_len) {
-        Ok(reader) => reader,
-        Err(error) => {
-            let why = format!("cannot start reading it: {error}");
-            let _ = connection.send(&ClientMessage::Cancel { id, reason: &why });
-            let _ = events.send(Event::UploadStopped { id, why: Some(why) });
-            return;
-        }
+/// One file's data on its way out: where it stands, and what it knows.
+struct Streamer {
+    id: u64,
+    size: u64,
+    chunk_len: usize,
+    file: File,
+    connection: Arc<Connection>,
+    events: Sender<Event>,
+    /// Where the server thinks our data is: the offset of our next byte.
+    position: u64,
+    /// The file's checksum, once one run has read all of it.
+    checksum: Option<u32>,
+}
+
+/// How a run over the file ended.
+enum RunEnd {
+    /// It reached the end and sent `DONE`.
+    Done,
+    /// A recipient needs earlier bytes: run again from there.
+    Again(u64),
+    /// Stopped, by request or by a failure already reported.
+    Stopped,
+}
+
+/// The data thread's body: runs over the file from `from`, then waits for
+/// commands, until it is stopped or the control loop has gone.
+fn run(job: DataJob, from: u64, commands: &Receiver<Command>) {
+    let mut sender = Streamer {
+        id: job.id,
+        size: job.size,
+        chunk_len: job.chunk_len,
+        file: job.file,
+        connection: job.connection,
+        events: job.events,
+        position: 0,
+        checksum: None,
     };
-    let mut sent = 0u64;
-    let event = loop {
-        if let Some(request) = stop.lock().unwrap_or_else(PoisonError::into_inner).take() {
-            if let StopRequest::Cancel(reason) = request {
-                let _ = connection.send(&ClientMessage::Cancel {
-                    id,
-                    reason: &reason,
-                });
-            }
-            break Event::UploadStopped { id, why: None };
-        }
-        let next = match sent == size {
-            true => reader.finish().map(Err),
-            false => reader.next().map(Ok),
+    let mut from = Some(from);
+    while let Some(start) = from.take() {
+        from = match sender.run_from(start, commands) {
+            RunEnd::Again(offset) => Some(offset),
+            RunEnd::Stopped => None,
+            // Sent whole: wait for a late recipient, or the end.
+            RunEnd::Done => loop {
+                match commands.recv() {
+                    Ok(Command::SendFrom(offset)) if offset < sender.size => break Some(offset),
+                    Ok(Command::SendFrom(_)) => {}
+                    Ok(Command::Stop(reason)) => {
+                        sender.cancel(reason);
+                        break None;
+                    }
+                    Err(_) => break None,
+                }
+            },
         };
-        let written = match next {
-            Ok(Ok(chunk)) => connection.send_data(id, &chunk).map(|()| {
-                sent += chunk.len() as u64;
-                reader.give_back(chunk);
-                None
-            }),
-            Ok(Err(checksum)) => connection
-                .send(&ClientMessage::Done { id, checksum })
-                .map(|()| Some(Event::UploadSent { id, checksum })),
-            Err(error) => {
-                let why = error.to_string();
-                let _ = connection.send(&ClientMessage::Cancel { id, reason: &why });
-                break Event::UploadStopped { id, why: Some(why) };
+    }
+}
+
+impl Streamer {
+    /// Sends the file from `start` to its end, then `DONE`; reads the
+    /// commands between chunks.
+    fn run_from(&mut self, start: u64, commands: &Receiver<Command>) -> RunEnd {
+        if start != self.position {
+            let from = ClientMessage::From {
+                id: self.id,
+                offset: start,
+            };
+            if self.connection.send(&from).is_err() {
+                return self.connection_lost();
             }
-        };
-        match written {
-            Ok(Some(done)) => break done,
-            Ok(None) => {
-                let _ = events.send(Event::UploadProgress { id, sent });
-            }
-            // The connection failed: the socket's thread reports it.
-            Err(_) => break Event::UploadStopped { id, why: None },
+            self.position = start;
         }
-    };
-    let _ = events.send(event);
+        // The checksum covers the whole file: unless an earlier run has
+        // it already, read from the start, sending only from `start`.
+        let read_from = if self.checksum.is_some() { start } else { 0 };
+        let reader = self.file.try_clone().and_then(|file| {
+            FileReader::start(self.id, file, read_from, self.size, self.chunk_len)
+        });
+        let mut reader = match reader {
+            Ok(reader) => reader,
+            Err(error) => return self.fail(&format!("cannot read it: {error}")),
+        };
+        let mut offset = read_from;
+        while offset < self.size {
+            match next_command(commands) {
+                Some(Command::SendFrom(wanted)) if wanted < self.position => {
+                    return RunEnd::Again(wanted);
+                }
+                Some(Command::Stop(reason)) => {
+                    self.cancel(reason);
+                    return RunEnd::Stopped;
+                }
+                _ => {}
+            }
+            let chunk = match reader.next() {
+                Ok(chunk) => chunk,
+                Err(error) => return self.fail(&error.to_string()),
+            };
+            let chunk_end = offset + chunk.len() as u64;
+            if chunk_end > start {
+                let skip = start.saturating_sub(offset) as usize;
+                if self.connection.send_data(self.id, &chunk[skip..]).is_err() {
+                    return self.connection_lost();
+                }
+                self.position = chunk_end;
+                let sent = chunk_end;
+                let _ = self
+                    .events
+                    .send(Event::UploadProgress { id: self.id, sent });
+            }
+            offset = chunk_end;
+            reader.give_back(chunk);
+        }
+        self.finish(&mut reader)
+    }
+
+    /// Sends `DONE` with the checksum (this run's, or an earlier one's).
+    fn finish(&mut self, reader: &mut FileReader) -> RunEnd {
+        let checksum = match (self.checksum, reader.finish()) {
+            (Some(checksum), _) | (None, Ok(checksum)) => checksum,
+            (None, Err(error)) => return self.fail(&error.to_string()),
+        };
+        self.checksum = Some(checksum);
+        let done = ClientMessage::Done {
+            id: self.id,
+            checksum,
+        };
+        if self.connection.send(&done).is_err() {
+            return self.connection_lost();
+        }
+        let sent = Event::UploadSent {
+            id: self.id,
+            checksum,
+        };
+        let _ = self.events.send(sent);
+        RunEnd::Done
+    }
+
+    /// Gives up for `why`: tells the server with `CANCEL`, and the
+    /// control loop.
+    fn fail(&self, why: &str) -> RunEnd {
+        let cancel = ClientMessage::Cancel {
+            id: self.id,
+            reason: why,
+        };
+        let _ = self.connection.send(&cancel);
+        let stopped = Event::UploadStopped {
+            id: self.id,
+            why: Some(why.to_string()),
+        };
+        let _ = self.events.send(stopped);
+        RunEnd::Stopped
+    }
+
+    /// The connection failed: the socket's thread reports it.
+    fn connection_lost(&self) -> RunEnd {
+        let _ = self.events.send(Event::UploadStopped {
+            id: self.id,
+            why: None,
+        });
+        RunEnd::Stopped
+    }
+
+    /// Stops on request: with a reason, `CANCEL` tells the server.
+    fn cancel(&self, reason: Option<String>) {
+        if let Some(reason) = reason {
+            let cancel = ClientMessage::Cancel {
+                id: self.id,
+                reason: &reason,
+            };
+            let _ = self.connection.send(&cancel);
+        }
+        let _ = self.events.send(Event::UploadStopped {
+            id: self.id,
+            why: None,
+        });
+    }
+}
+
+/// The next command, if one is waiting; a closed channel (the control
+/// loop has gone) is a request to stop.
+fn next_command(commands: &Receiver<Command>) -> Option<Command> {
+    match commands.try_recv() {
+        Ok(command) => Some(command),
+        Err(TryRecvError::Empty) => None,
+        Err(TryRecvError::Disconnected) => Some(Command::Stop(None)),
+    }
 }
 
 /// Reads one file's chunks, and keeps its checksum, on a thread of its
@@ -158,19 +293,27 @@ struct FileReader {
     full: Receiver<io::Result<Vec<u8>>>,
     /// Buffers sent, given back to be filled again.
     empty: Sender<Vec<u8>>,
-    /// The reader thread; returns the checksum of everything it read.
+    /// The reader thread; returns the checksum of everything it read
+    /// (meaningful when it read from the start).
     thread: Option<JoinHandle<u32>>,
 }
 
 impl FileReader {
-    /// Starts reading `size` bytes of `file` (our file number `id`) in
-    /// chunks of `chunk_len`.
-    fn start(id: u64, file: File, size: u64, chunk_len: usize) -> io::Result<FileReader> {
+    /// Starts reading `file` (our file number `id`) from byte `start` to
+    /// `size`, in chunks of `chunk_len`.
+    fn start(
+        id: u64,
+        mut file: File,
+        start: u64,
+        size: u64,
+        chunk_len: usize,
+    ) -> io::Result<FileReader> {
+        file.seek(SeekFrom::Start(start))?;
         let (full_tx, full) = mpsc::sync_channel(READ_AHEAD_BUFFERS);
         let (empty, returned) = mpsc::channel::<Vec<u8>>();
         let thread = thread::Builder::new()
             .name(format!("read-{id}"))
-            .spawn(move || read_file(file, size, chunk_len, &full_tx, &returned))?;
+            .spawn(move || read_file(file, size - start, chunk_len, &full_tx, &returned))?;
         Ok(FileReader {
             full,
             empty,
@@ -190,7 +333,7 @@ impl FileReader {
         let _ = self.empty.send(buffer);
     }
 
-    /// The checksum of the whole file, once every chunk has been taken.
+    /// The checksum of what was read, once every chunk has been taken.
     fn finish(&mut self) -> io::Result<u32> {
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(checksum)) => Ok(checksum),
@@ -200,17 +343,34 @@ impl FileReader {
     }
 }
 
-/// The file reader's body: reads `size` bytes of `file` in chunks, adding
+impl Drop for FileReader {
+    /// Waits for the reader thread to end, so that no two readers ever use
+    /// the file at once: handles made with `try_clone` share one read
+    /// position, and a reader left running would move it under the next.
+    fn drop(&mut self) {
+        // Closing both channels makes the thread's next send or receive
+        // fail, and it ends.
+        let (_, closed_full) = mpsc::sync_channel(0);
+        drop(std::mem::replace(&mut self.full, closed_full));
+        let (closed_empty, _) = mpsc::channel();
+        drop(std::mem::replace(&mut self.empty, closed_empty));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The file reader's body: reads `len` bytes of `file` in chunks, adding
 /// each to the checksum, into buffers that come back on `returned`.
 fn read_file(
     mut file: File,
-    size: u64,
+    len: u64,
     chunk_len: usize,
     full: &SyncSender<io::Result<Vec<u8>>>,
     returned: &Receiver<Vec<u8>>,
 ) -> u32 {
     let mut checksum = Cksum::new();
-    let (mut made, mut left) = (0, size);
+    let (mut made, mut left) = (0, len);
     while left > 0 {
         let next = match returned.try_recv() {
             Ok(buffer) => Ok(buffer),

@@ -1,21 +1,25 @@
-//! Sending files: an offer, the data, and the recipients' reports.
+//! Sending files: an offer, the answers, the data, and the reports.
 //!
-//! `transfer PATH` offers the file (`SEND`) and waits for the server's
-//! `ACCEPTED`. Then a thread of the file's own (`upload_thread.rs`) sends
-//! it as `DATA` frames, one chunk each, and ends with `DONE` and the
-//! checksum, while the control loop goes on with everything else (chat
-//! included).
+//! `transfer PATH` offers the file (`SEND`); the server offers it to the
+//! recipients and answers `ACCEPTED` with their number. Each recipient
+//! answers on its own: one that accepts is announced with `RECEIVING`
+//! (and the first one starts the data), one that declines, or does not
+//! answer in time, with `DELIVERED`. A thread of the file's own
+//! (`upload_thread.rs`) sends the data as `DATA` frames and ends with
+//! `DONE` and the checksum, while the control loop goes on with everything
+//! else (chat included). Once every recipient has reported (`DELIVERED`),
+//! a summary says where the file arrived.
 //!
-//! The recipients' reports (`DELIVERED`) come back through the control
-//! loop, which keeps each file's state here ([`Uploads`]) and prints a
-//! summary once every recipient has reported.
+//! [`Uploads`] keeps each file's state for the control loop, which owns
+//! it: what the server says about a file, and what the user asks
+//! (`/cancel`), both come here.
 
 use crate::connection::Connection;
 use crate::events::Event;
 use crate::progress::{Direction, Progress};
 use crate::terminal::Screen;
-use crate::upload_thread::{DataJob, DataThread, StopRequest};
-use ftpchat::protocol::ClientMessage;
+use crate::upload_thread::{Command, DataJob, DataThread};
+use ftpchat::protocol::{ClientMessage, Delivery};
 use ftpchat::text::{format_size, make_visible};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -27,7 +31,9 @@ use std::time::{Duration, Instant};
 const ACCEPT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long to wait, after the last chunk, for every recipient's report.
-const REPORT_TIMEOUT: Duration = Duration::from_secs(60);
+/// (The server ends offers nobody answers; this only guards against a
+/// server that never reports.)
+const REPORT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The files being sent, by our number for each.
 pub struct Uploads {
@@ -42,37 +48,45 @@ pub struct Uploads {
 
 /// One file being sent.
 struct Upload {
+    /// The number the user knows it by (`/cancel N`).
+    number: u64,
     /// Its name, shown safely.
     name: String,
     size: u64,
     /// The one recipient, or everyone.
     to: Option<String>,
-    phase: Phase,
+    /// How many recipients the server offered it to (from `ACCEPTED`).
+    recipients: Option<usize>,
+    /// Who has accepted so far.
+    accepted: Vec<String>,
     reports: Reports,
+    /// Bytes sent so far (in this run).
+    sent: u64,
     progress: Progress,
+    phase: Phase,
 }
 
 /// Where a file being sent has got to.
 enum Phase {
-    /// `SEND` is out; waiting for `ACCEPTED` or `REFUSED`. The file is
-    /// open, ready for the data thread.
+    /// `SEND` is out; no recipient has accepted yet. The file is open,
+    /// ready for the data thread.
     Offered {
         file: Option<File>,
-        deadline: Instant,
+        /// Until `ACCEPTED` comes: when to give up on the server.
+        deadline: Option<Instant>,
     },
-    /// The data is on its way to `recipients` recipients.
+    /// The data is on its way.
     Sending {
-        recipients: usize,
         started: Instant,
         data: DataThread,
         /// We asked the data thread to stop (everyone failed, or the
         /// server refused the rest).
         stopping: bool,
     },
-    /// `DONE` is out; waiting for the last reports.
+    /// `DONE` is out; waiting for the last reports (or a late recipient).
     Reporting {
-        recipients: usize,
         started: Instant,
+        data: DataThread,
         checksum: u32,
         deadline: Instant,
     },
@@ -89,13 +103,14 @@ impl Reports {
     fn count(&self) -> usize {
         self.saved.len() + self.failed.len()
     }
+}
 
-    fn add(&mut self, nick: String, outcome: Result<(), String>) {
-        match outcome {
-            Ok(()) => self.saved.push(nick),
-            Err(reason) => self.failed.push((nick, reason)),
-        }
-    }
+/// A one-line description of a transfer, for `/transfers`.
+pub struct Listing {
+    /// Its number.
+    pub number: u64,
+    /// The line.
+    pub line: String,
 }
 
 impl Uploads {
@@ -114,7 +129,8 @@ impl Uploads {
         self.active.is_empty()
     }
 
-    /// Checks the file at `path` and offers it to `to` (or everyone).
+    /// Checks the file at `path` and offers it to `to` (or everyone), as
+    /// transfer `number`.
     ///
     /// # Errors
     ///
@@ -125,6 +141,7 @@ impl Uploads {
         connection: &Connection,
         path: &str,
         to: Option<&str>,
+        number: u64,
     ) -> Result<(), String> {
         let file = File::open(path).map_err(|e| format!("cannot read {path}: {e}"))?;
         let metadata = file
@@ -151,40 +168,36 @@ impl Uploads {
         // reports it, naming this file among those cut off.
         let _ = connection.send(&offer);
         let shown = make_visible(&name).into_owned();
-        let progress = Progress::new(format!("send {id}"), &shown, Direction::Sending, 0);
+        let size = metadata.len();
+        let progress = Progress::new(format!("send {id}"), &shown, Direction::Sending, size);
         let upload = Upload {
+            number,
             name: shown,
-            size: metadata.len(),
+            size,
             to: to.map(str::to_string),
+            recipients: None,
+            accepted: Vec::new(),
+            reports: Reports::default(),
+            sent: 0,
+            progress,
             phase: Phase::Offered {
                 file: Some(file),
-                deadline: Instant::now() + ACCEPT_TIMEOUT,
+                deadline: Some(Instant::now() + ACCEPT_TIMEOUT),
             },
-            reports: Reports::default(),
-            progress,
         };
         self.active.insert(id, upload);
         Ok(())
     }
 
-    /// `ACCEPTED`: the server relays file `id` to `recipients`; the data
-    /// thread starts.
-    pub fn accepted(
-        &mut self,
-        screen: &mut Screen,
-        connection: &Arc<Connection>,
-        id: u64,
-        recipients: usize,
-    ) {
+    /// `ACCEPTED`: the server offered file `id` to `recipients`.
+    pub fn offered(&mut self, screen: &mut Screen, id: u64, recipients: usize) {
         let Some(upload) = self.active.get_mut(&id) else {
             return;
         };
-        let Phase::Offered { file, .. } = &mut upload.phase else {
-            return;
-        };
-        let Some(file) = file.take() else {
-            return;
-        };
+        upload.recipients = Some(recipients);
+        if let Phase::Offered { deadline, .. } = &mut upload.phase {
+            *deadline = None;
+        }
         let target = match &upload.to {
             Some(nick) => make_visible(nick).into_owned(),
             None if recipients == 1 => "1 recipient".to_string(),
@@ -192,39 +205,76 @@ impl Uploads {
         };
         let size = format_size(upload.size);
         screen.print(&format!("* sending {} ({size}) to {target}", upload.name));
-        upload.progress = Progress::new(
-            format!("send {id}"),
-            &upload.name,
-            Direction::Sending,
-            upload.size,
-        );
-        let job = DataJob {
-            id,
-            file,
-            size: upload.size,
-            chunk_len: self.chunk_len,
-            connection: Arc::clone(connection),
-            events: self.events.clone(),
+        // Reports may have come before `ACCEPTED` (a recipient that
+        // declined at once), and already account for everyone.
+        self.settle(screen, id);
+    }
+
+    /// `RECEIVING`: `nick` accepted file `id` and needs it from `offset`.
+    /// The first acceptance starts the data; a later one that needs bytes
+    /// already sent makes the data go back for it.
+    pub fn receiving(
+        &mut self,
+        screen: &mut Screen,
+        connection: &Arc<Connection>,
+        id: u64,
+        nick: &str,
+        offset: u64,
+    ) {
+        let Some(upload) = self.active.get_mut(&id) else {
+            return;
         };
-        let data = match DataThread::start(job) {
-            Ok(data) => data,
-            Err(error) => {
-                let why = format!("cannot start a thread to send it: {error}");
-                let _ = connection.send(&ClientMessage::Cancel { id, reason: &why });
-                screen.complain(&format!("! sending {} stopped: {why}", upload.name));
-                self.active.remove(&id);
-                return;
+        let shown = make_visible(nick).into_owned();
+        screen.print(&format!("* {shown} accepted {}", upload.name));
+        upload.accepted.push(shown);
+        match &mut upload.phase {
+            Phase::Offered { file, .. } => {
+                let Some(file) = file.take() else { return };
+                let job = DataJob {
+                    id,
+                    file,
+                    size: upload.size,
+                    chunk_len: self.chunk_len,
+                    connection: Arc::clone(connection),
+                    events: self.events.clone(),
+                };
+                match DataThread::start(job, offset) {
+                    Ok(data) => {
+                        upload.phase = Phase::Sending {
+                            started: Instant::now(),
+                            data,
+                            stopping: false,
+                        };
+                    }
+                    Err(error) => {
+                        let why = format!("cannot start a thread to send it: {error}");
+                        let _ = connection.send(&ClientMessage::Cancel { id, reason: &why });
+                        screen.complain(&format!("! sending {} stopped: {why}", upload.name));
+                        self.active.remove(&id);
+                    }
+                }
             }
-        };
-        upload.phase = Phase::Sending {
-            recipients,
-            started: Instant::now(),
-            data,
-            stopping: false,
-        };
-        // Reports may have come before `ACCEPTED` (a recipient that failed
-        // at once), and already account for everyone.
-        self.check_all_failed(id);
+            Phase::Sending { data, .. } => data.command(Command::SendFrom(offset)),
+            Phase::Reporting { .. } if offset < upload.size => {
+                // Sent whole already: the data thread goes over it again
+                // for this recipient.
+                let placeholder = Phase::Offered {
+                    file: None,
+                    deadline: None,
+                };
+                if let Phase::Reporting { started, data, .. } =
+                    std::mem::replace(&mut upload.phase, placeholder)
+                {
+                    data.command(Command::SendFrom(offset));
+                    upload.phase = Phase::Sending {
+                        started,
+                        data,
+                        stopping: false,
+                    };
+                }
+            }
+            Phase::Reporting { .. } => {}
+        }
     }
 
     /// `REFUSED`: the server will not relay (any more of) file `id`.
@@ -234,62 +284,81 @@ impl Uploads {
         };
         let name = &upload.name;
         let text = make_visible(text);
+        screen.set_status(upload.progress.key(), None);
         match upload.phase {
-            Phase::Offered { .. } => screen.complain(&format!("! cannot send {name}: {text}")),
-            Phase::Sending { data, .. } => {
-                data.stop(StopRequest::Quietly);
-                screen.set_status(upload.progress.key(), None);
+            Phase::Offered { .. } if upload.recipients.is_none() => {
+                screen.complain(&format!("! cannot send {name}: {text}"));
+            }
+            Phase::Offered { .. } => screen.complain(&format!("! sending {name} stopped: {text}")),
+            Phase::Sending { data, .. } | Phase::Reporting { data, .. } => {
+                data.stop(None);
                 screen.complain(&format!("! sending {name} stopped: {text}"));
             }
-            Phase::Reporting { .. } => screen.complain(&format!("! sending {name} failed: {text}")),
         }
     }
 
     /// `DELIVERED`: how file `id` turned out for `nick`.
-    pub fn delivered(
-        &mut self,
-        screen: &mut Screen,
-        id: u64,
-        nick: String,
-        outcome: Result<(), String>,
-    ) {
+    pub fn delivered(&mut self, screen: &mut Screen, id: u64, nick: &str, outcome: Delivery) {
         let Some(upload) = self.active.get_mut(&id) else {
             return;
         };
-        upload.reports.add(nick, outcome);
-        match upload.phase {
-            Phase::Sending { .. } => self.check_all_failed(id),
-            Phase::Reporting { recipients, .. } if upload.reports.count() >= recipients => {
-                self.finish(screen, id);
+        let nick = make_visible(nick).into_owned();
+        let name = &upload.name;
+        match outcome {
+            Delivery::Ok => upload.reports.saved.push(nick),
+            Delivery::Failed(reason) => {
+                let reason = make_visible(reason).into_owned();
+                upload.reports.failed.push((nick, reason));
             }
-            _ => {}
+            Delivery::Declined(reason) => {
+                let reason = make_visible(reason);
+                screen.print(&format!("* {nick} declined {name}: {reason}"));
+                upload
+                    .reports
+                    .failed
+                    .push((nick, format!("declined ({reason})")));
+            }
+            Delivery::Expired => {
+                screen.print(&format!(
+                    "* {nick} did not answer the offer of {name} in time"
+                ));
+                let reason = "did not answer the offer in time".to_string();
+                upload.reports.failed.push((nick, reason));
+            }
         }
+        self.settle(screen, id);
     }
 
-    /// If every recipient of file `id`, still being sent, has already
-    /// failed, stops sending: there is nobody left to send it to.
-    fn check_all_failed(&mut self, id: u64) {
+    /// Acts once the reports of file `id` allow it: every recipient has
+    /// reported (the summary), or all have failed while the data was still
+    /// going (stop sending: nobody is left to receive it).
+    fn settle(&mut self, screen: &mut Screen, id: u64) {
         let Some(upload) = self.active.get_mut(&id) else {
             return;
         };
-        if let Phase::Sending {
-            recipients,
-            data,
-            stopping,
-            ..
-        } = &mut upload.phase
-        {
-            if upload.reports.count() >= *recipients && !*stopping {
+        let Some(recipients) = upload.recipients else {
+            return;
+        };
+        let all_reported = upload.reports.count() >= recipients;
+        let all_failed = all_reported && upload.reports.saved.is_empty();
+        match &mut upload.phase {
+            Phase::Sending { data, stopping, .. } if all_failed && !*stopping => {
                 *stopping = true;
                 let reason = "nobody is receiving it any more".to_string();
-                data.request_stop(StopRequest::Cancel(reason));
+                data.command(Command::Stop(Some(reason)));
             }
+            Phase::Sending { .. } => {}
+            Phase::Offered { .. } | Phase::Reporting { .. } if all_reported => {
+                self.finish(screen, id)
+            }
+            Phase::Offered { .. } | Phase::Reporting { .. } => {}
         }
     }
 
     /// The data thread of file `id` has sent this many bytes.
     pub fn progress(&mut self, screen: &mut Screen, id: u64, sent: u64) {
         if let Some(upload) = self.active.get_mut(&id) {
+            upload.sent = sent;
             if screen.is_interactive() {
                 let text = upload.progress.update(sent);
                 if text.is_some() {
@@ -305,23 +374,23 @@ impl Uploads {
             return;
         };
         screen.set_status(upload.progress.key(), None);
-        let Phase::Sending {
-            recipients,
-            started,
-            ..
-        } = upload.phase
-        else {
-            return;
+        upload.sent = upload.size;
+        let placeholder = Phase::Offered {
+            file: None,
+            deadline: None,
         };
-        upload.phase = Phase::Reporting {
-            recipients,
-            started,
-            checksum,
-            deadline: Instant::now() + REPORT_TIMEOUT,
-        };
-        if upload.reports.count() >= recipients {
-            self.finish(screen, id);
+        match std::mem::replace(&mut upload.phase, placeholder) {
+            Phase::Sending { started, data, .. } | Phase::Reporting { started, data, .. } => {
+                upload.phase = Phase::Reporting {
+                    started,
+                    data,
+                    checksum,
+                    deadline: Instant::now() + REPORT_TIMEOUT,
+                };
+            }
+            offered => upload.phase = offered,
         }
+        self.settle(screen, id);
     }
 
     /// The data thread of file `id` stopped early: with `why` for the
@@ -345,14 +414,104 @@ impl Uploads {
         }
     }
 
+    /// `/cancel`: stops the file the user knows as `number`; the server
+    /// tells its recipients. Returns its name, or `None` if no file being
+    /// sent has that number.
+    pub fn cancel(
+        &mut self,
+        screen: &mut Screen,
+        connection: &Connection,
+        number: u64,
+    ) -> Option<String> {
+        let id = self.id_of(number)?;
+        let upload = self.active.remove(&id)?;
+        screen.set_status(upload.progress.key(), None);
+        let reason = String::new();
+        match upload.phase {
+            Phase::Offered { .. } => {
+                let _ = connection.send(&ClientMessage::Cancel {
+                    id,
+                    reason: &reason,
+                });
+            }
+            Phase::Sending { data, .. } | Phase::Reporting { data, .. } => data.stop(Some(reason)),
+        }
+        Some(upload.name)
+    }
+
+    /// Our number for the file the user knows as `number`.
+    fn id_of(&self, number: u64) -> Option<u64> {
+        self.active
+            .iter()
+            .find(|(_, upload)| upload.number == number)
+            .map(|(&id, _)| id)
+    }
+
+    /// The numbers of files whose data is still to send (offered, or on
+    /// their way): what Ctrl-C and leaving cancel.
+    pub fn running(&self) -> Vec<u64> {
+        self.active
+            .values()
+            .filter(|upload| !matches!(upload.phase, Phase::Reporting { .. }))
+            .map(|upload| upload.number)
+            .collect()
+    }
+
+    /// The numbers and names of files being sent whose name is `name`.
+    pub fn named(&self, name: &str) -> Vec<(u64, String)> {
+        self.active
+            .values()
+            .filter(|upload| upload.name == name)
+            .map(|upload| (upload.number, upload.name.clone()))
+            .collect()
+    }
+
+    /// One line per file being sent, for `/transfers`.
+    pub fn listing(&self) -> Vec<Listing> {
+        self.active
+            .values()
+            .map(|upload| {
+                let to = match &upload.to {
+                    Some(nick) => make_visible(nick).into_owned(),
+                    None => "everyone".to_string(),
+                };
+                let state = match upload.phase {
+                    Phase::Offered { .. } => "offered, waiting for an answer".to_string(),
+                    Phase::Sending { .. } => {
+                        let percent = (upload.sent * 100).checked_div(upload.size).unwrap_or(100);
+                        format!("sending, {percent}%")
+                    }
+                    Phase::Reporting { .. } => "sent, waiting for the reports".to_string(),
+                };
+                let answers = match upload.recipients {
+                    Some(recipients) => format!(
+                        "; {} of {recipients} accepted, {} saved",
+                        upload.accepted.len(),
+                        upload.reports.saved.len()
+                    ),
+                    None => String::new(),
+                };
+                let line = format!(
+                    "#{} > {} ({}) to {to}: {state}{answers}",
+                    upload.number,
+                    upload.name,
+                    format_size(upload.size)
+                );
+                Listing {
+                    number: upload.number,
+                    line,
+                }
+            })
+            .collect()
+    }
+
     /// The earliest moment a file waits for (an answer or its reports).
     pub fn next_deadline(&self) -> Option<Instant> {
         self.active
             .values()
             .filter_map(|upload| match upload.phase {
-                Phase::Offered { deadline, .. } | Phase::Reporting { deadline, .. } => {
-                    Some(deadline)
-                }
+                Phase::Offered { deadline, .. } => deadline,
+                Phase::Reporting { deadline, .. } => Some(deadline),
                 Phase::Sending { .. } => None,
             })
             .min()
@@ -364,22 +523,18 @@ impl Uploads {
             .active
             .iter()
             .filter(|(_, upload)| match upload.phase {
-                Phase::Offered { deadline, .. } | Phase::Reporting { deadline, .. } => {
-                    deadline <= now
-                }
+                Phase::Offered { deadline, .. } => deadline.is_some_and(|d| d <= now),
+                Phase::Reporting { deadline, .. } => deadline <= now,
                 Phase::Sending { .. } => false,
             })
             .map(|(&id, _)| id)
             .collect();
         for id in expired {
-            if let Some(Upload {
-                phase: Phase::Offered { .. },
-                name,
-                ..
-            }) = self.active.get(&id)
-            {
+            let offered = matches!(self.active[&id].phase, Phase::Offered { .. });
+            if offered {
+                let upload = self.active.remove(&id).expect("listed just now");
+                let name = &upload.name;
                 screen.complain(&format!("! cannot send {name}: the server did not answer"));
-                self.active.remove(&id);
             } else {
                 self.finish(screen, id);
             }
@@ -394,40 +549,53 @@ impl Uploads {
                 "! sending {} stopped: {why}; its recipients may not have it",
                 upload.name
             ));
-            if let Phase::Sending { data, .. } = upload.phase {
-                data.stop(StopRequest::Quietly);
+            match upload.phase {
+                Phase::Sending { data, .. } | Phase::Reporting { data, .. } => data.stop(None),
+                Phase::Offered { .. } => {}
             }
         }
     }
 
     /// Prints the summary of file `id` and forgets it.
     fn finish(&mut self, screen: &mut Screen, id: u64) {
-        let Some(upload) = self.active.remove(&id) else {
+        let Some(mut upload) = self.active.remove(&id) else {
             return;
         };
-        let (recipients, finished) = match upload.phase {
+        screen.set_status(upload.progress.key(), None);
+        let placeholder = Phase::Offered {
+            file: None,
+            deadline: None,
+        };
+        let finished = match std::mem::replace(&mut upload.phase, placeholder) {
             Phase::Reporting {
-                recipients,
                 started,
                 checksum,
+                data,
                 ..
-            } => (recipients, Some((started, checksum))),
-            Phase::Sending { recipients, .. } => (recipients, None),
-            Phase::Offered { .. } => return,
+            } => {
+                data.stop(None);
+                Some((started, checksum))
+            }
+            Phase::Sending { data, .. } => {
+                data.stop(None);
+                None
+            }
+            Phase::Offered { .. } => None,
         };
-        upload.summarize(screen, recipients, finished);
+        upload.summarize(screen, finished);
     }
 }
 
 impl Upload {
     /// Prints how the file turned out: whom it reached, whom it did not,
     /// and who never said.
-    fn summarize(&self, screen: &mut Screen, recipients: usize, finished: Option<(Instant, u32)>) {
+    fn summarize(&self, screen: &mut Screen, finished: Option<(Instant, u32)>) {
         let name = &self.name;
         let reports = &self.reports;
+        let recipients = self.recipients.unwrap_or(0);
         match finished {
             // Everyone failed, whether before the last chunk or after.
-            _ if reports.saved.is_empty() && reports.failed.len() == recipients => {
+            _ if reports.saved.is_empty() && reports.failed.len() >= recipients => {
                 screen.complain(&format!("! {name} reached nobody"));
             }
             Some((started, checksum)) => {
@@ -442,11 +610,7 @@ impl Upload {
             None => {}
         }
         for (nick, reason) in &reports.failed {
-            screen.complain(&format!(
-                "! {name} did not reach {}: {}",
-                make_visible(nick),
-                make_visible(reason)
-            ));
+            screen.complain(&format!("! {name} did not reach {nick}: {reason}"));
         }
         let silent = recipients.saturating_sub(reports.count());
         if silent > 0 {

@@ -34,12 +34,12 @@ use crate::ids::ClientId;
 use crate::ids::RelayId;
 use crate::outbox::{Frame, Outbox, Priority};
 use crate::plain::{ClientKind, encode_for, greeting, plain_text_of};
-use crate::transfers::{Deliveries, Relay, Transfers};
+use crate::transfers::{ChunkPlan, Deliveries, Recipient, Relay, Stage, TransferError, Transfers};
 use ftpchat::protocol::{Delivery, ErrorCode, ServerMessage, encode_users, nick_key};
 use ftpchat::text::make_visible;
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Above this many members, joins and leaves are no longer announced.
 ///
@@ -54,6 +54,17 @@ struct Member {
     nick: String,
     kind: ClientKind,
     outbox: Outbox,
+}
+
+impl Member {
+    /// This member as a recipient just offered a file.
+    fn as_recipient(&self) -> Recipient {
+        Recipient {
+            nick: self.nick.clone(),
+            outbox: self.outbox.clone(),
+            stage: Stage::Offered,
+        }
+    }
 }
 
 /// The maps themselves: what the mutex protects.
@@ -265,8 +276,9 @@ impl Clients {
         Ok(())
     }
 
-    /// Registers a file that `sender` offers to `to` (a nickname, or `*`
-    /// for every other full client) under its own number `sender_id`.
+    /// Registers a file of `size` bytes that `sender` offers to `to` (a
+    /// nickname, or `*` for every other full client) under its own number
+    /// `sender_id`. Offers nobody answers expire at `offer_deadline`.
     ///
     /// # Errors
     ///
@@ -278,6 +290,8 @@ impl Clients {
         sender: ClientId,
         sender_id: u64,
         to: &str,
+        size: u64,
+        offer_deadline: Instant,
     ) -> Result<StartedRelay, Refusal> {
         let mut registry = self.lock();
         let Some(sender_member) = registry.members.get(&sender) else {
@@ -288,33 +302,93 @@ impl Clients {
             });
         };
         let sender_outbox = sender_member.outbox.clone();
-        let (waiting, plain_members) = registry.recipients_for(sender, to)?;
-        let recipients = waiting.values().map(|(_, outbox)| outbox.clone()).collect();
-        let relay = Relay {
+        let (recipients, plain_members) = registry.recipients_for(sender, to)?;
+        let outboxes = recipients.values().map(|r| r.outbox.clone()).collect();
+        let relay = Relay::new(
             sender,
             sender_id,
             sender_outbox,
-            waiting,
-            sent: false,
-        };
+            size,
+            recipients,
+            offer_deadline,
+        );
         let id = registry.transfers.start(relay);
         Ok(StartedRelay {
             id,
-            recipients,
+            recipients: outboxes,
             plain_members,
         })
     }
 
-    /// Puts into `outboxes` the outboxes of the recipients of relay `id`
-    /// that still want the file (they have not left or reported a failure).
-    pub fn relay_recipients(&self, id: RelayId, outboxes: &mut Vec<Outbox>) {
-        self.lock().transfers.recipients(id, outboxes);
+    /// Whether relay `id` is still under way.
+    pub fn relay_exists(&self, id: RelayId) -> bool {
+        self.lock().transfers.contains(id)
     }
 
-    /// Notes that the sender of relay `id` has sent everything: the relay
-    /// now only waits for the recipients' reports.
-    pub fn finish_relay(&self, id: RelayId) {
-        self.lock().transfers.finish(id);
+    /// Whether relay `id` waits for its first answer: nobody has accepted
+    /// it yet, and somebody still may.
+    pub fn awaits_answer(&self, id: RelayId) -> bool {
+        self.lock().transfers.awaits_answer(id)
+    }
+
+    /// `ACCEPT` from `recipient` for relay `id`, from `offset`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Transfers::accept`].
+    pub fn accept(
+        &self,
+        id: RelayId,
+        recipient: ClientId,
+        offset: u64,
+    ) -> Result<(), TransferError> {
+        let deliveries = self.lock().transfers.accept(id, recipient, offset)?;
+        send_deliveries(deliveries);
+        Ok(())
+    }
+
+    /// `DECLINE` from `recipient` for relay `id`. Returns `false` if it was
+    /// not a recipient.
+    pub fn decline(&self, id: RelayId, recipient: ClientId, reason: &str) -> bool {
+        let deliveries = self.lock().transfers.decline(id, recipient, reason);
+        let declined = deliveries.is_some();
+        send_deliveries(deliveries.unwrap_or_default());
+        declined
+    }
+
+    /// Where a chunk of `len` bytes of relay `id` goes (see
+    /// [`Transfers::plan_chunk`]); `None` if the relay is gone.
+    pub fn plan_chunk(&self, id: RelayId, len: usize) -> Option<Result<ChunkPlan, TransferError>> {
+        let mut registry = self.lock();
+        registry
+            .transfers
+            .contains(id)
+            .then(|| registry.transfers.plan_chunk(id, len))
+    }
+
+    /// The sender's thread has queued a chunk of relay `id`.
+    pub fn chunk_queued(&self, id: RelayId) {
+        self.lock().transfers.chunk_queued(id);
+    }
+
+    /// `FROM`: the sender's next data for relay `id` starts at `offset`;
+    /// `None` if the relay is gone.
+    pub fn go_back(&self, id: RelayId, offset: u64) -> Option<Result<(), TransferError>> {
+        let mut registry = self.lock();
+        registry
+            .transfers
+            .contains(id)
+            .then(|| registry.transfers.go_back(id, offset))
+    }
+
+    /// `DONE` for relay `id`: the outboxes that get `DONE`; `None` if the
+    /// relay is gone.
+    pub fn done(&self, id: RelayId, checksum: u32) -> Option<Result<Vec<Outbox>, TransferError>> {
+        let mut registry = self.lock();
+        registry
+            .transfers
+            .contains(id)
+            .then(|| registry.transfers.done(id, checksum))
     }
 
     /// Stops relay `id` before the end of the file: its remaining
@@ -325,7 +399,7 @@ impl Clients {
     }
 
     /// Records how relay `id` turned out for `recipient`, and tells the
-    /// sender. Returns `false` if `recipient` was not waiting for it.
+    /// sender. Returns `false` if `recipient` was not receiving it.
     pub fn report_delivery(&self, id: RelayId, recipient: ClientId, outcome: Delivery) -> bool {
         let Some(report) = self.lock().transfers.report(id, recipient) else {
             return false;
@@ -338,6 +412,16 @@ impl Clients {
         let frame = Arc::new(message.to_bytes());
         report.sender_outbox.send(frame, Priority::Urgent);
         true
+    }
+
+    /// Ends offers and transfers that have waited too long (see
+    /// [`Transfers::expire`]).
+    pub fn expire(&self, now: Instant, offer_timeout: Duration, data_timeout: Duration) {
+        let deliveries = self
+            .lock()
+            .transfers
+            .expire(now, offer_timeout, data_timeout);
+        send_deliveries(deliveries);
     }
 
     /// Everyone's nickname, sorted without regard to case.
@@ -423,12 +507,11 @@ impl Registry {
     /// Who receives a file that `sender` offers to `to` (a nickname or
     /// `*`): the recipients, with their nicknames, and the plain clients
     /// who can only be told about it.
-    #[allow(clippy::type_complexity)]
     fn recipients_for(
         &self,
         sender: ClientId,
         to: &str,
-    ) -> Result<(HashMap<ClientId, (String, Outbox)>, Vec<Outbox>), Refusal> {
+    ) -> Result<(HashMap<ClientId, Recipient>, Vec<Outbox>), Refusal> {
         let refuse = |code, text: String| Err(Refusal { code, text });
         let mut waiting = HashMap::new();
         let mut plain_members = Vec::new();
@@ -437,7 +520,7 @@ impl Registry {
                 match member.kind {
                     ClientKind::Plain => plain_members.push(member.outbox.clone()),
                     ClientKind::Full if id != sender => {
-                        waiting.insert(id, (member.nick.clone(), member.outbox.clone()));
+                        waiting.insert(id, member.as_recipient());
                     }
                     ClientKind::Full => {}
                 }
@@ -461,7 +544,7 @@ impl Registry {
             let text = format!("{shown} uses a plain client, which cannot receive files");
             return refuse(ErrorCode::NoRecipients, text);
         }
-        waiting.insert(id, (member.nick.clone(), member.outbox.clone()));
+        waiting.insert(id, member.as_recipient());
         Ok((waiting, plain_members))
     }
 

@@ -23,14 +23,16 @@
 
 use crate::ids::{ClientId, RelayId};
 use crate::log::log;
-use crate::outbox::{Outbox, Priority};
+use crate::outbox::{Frame, Outbox, Priority};
 use crate::plain::{ClientKind, encode_for, reply_error};
 use crate::shared::Server;
+use crate::transfers::ChunkPlan;
 use ftpchat::protocol::{Chunk, Delivery, ErrorCode, ServerMessage};
 use ftpchat::text::{format_size, make_visible};
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// The member whose file frame is being handled: who they are, how to
 /// answer them, and the server they are on.
@@ -45,50 +47,52 @@ pub struct FileSender<'a> {
     pub server: &'a Server,
 }
 
-/// The files one member is sending, by its own transfer id.
+/// The files one member is sending: the server's number for each, by the
+/// member's own transfer id.
 #[derive(Default)]
 pub struct Files {
-    sending: HashMap<u64, Sending>,
-}
-
-/// A file being sent through the server.
-struct Sending {
-    /// The server's number for it.
-    relay: RelayId,
-    /// The size the sender announced.
-    size: u64,
-    /// Bytes relayed so far.
-    relayed: u64,
+    sending: HashMap<u64, RelayId>,
 }
 
 impl Files {
-    /// `SEND`: the client offers a file. Finds its recipients, announces
-    /// the file to them with `FILE`, and answers the sender `ACCEPTED` (or
-    /// `REFUSED`, with the reason).
+    /// `SEND`: the client offers a file. Finds its recipients, offers the
+    /// file to them with `FILE`, and answers the sender `ACCEPTED` (or
+    /// `REFUSED`, with the reason). Data flows once a recipient accepts.
     pub fn offer(&mut self, sender: &FileSender, id: u64, size: u64, to: &str, name: &str) {
+        let settings = &sender.server.settings;
+        let clients = &sender.server.clients;
+        self.sending.retain(|_, relay| clients.relay_exists(*relay));
         if self.sending.contains_key(&id) {
             let text = format!("transfer {id} is already under way");
             return refuse(sender, id, ErrorCode::TransferExists, &text);
         }
-        let limit = sender.server.settings.max_file_size;
-        if size > limit {
+        if self.sending.len() >= settings.max_transfers {
+            let text = format!(
+                "you have {} transfers under way, the most this server allows; wait for one to end",
+                self.sending.len()
+            );
+            return refuse(sender, id, ErrorCode::TooManyTransfers, &text);
+        }
+        if size > settings.max_file_size {
+            let limit = settings.max_file_size;
             let text = format!("the file is {size} bytes; this server takes at most {limit}");
             return refuse(sender, id, ErrorCode::FileTooLarge, &text);
         }
-        let started = match sender.server.clients.start_relay(sender.id, id, to) {
+        let deadline = Instant::now() + settings.offer_timeout;
+        let started = match clients.start_relay(sender.id, id, to, size, deadline) {
             Ok(started) => started,
             Err(refusal) => return refuse(sender, id, refusal.code, &refusal.text),
         };
         log(format_args!(
-            "{} {} sends {:?} ({size} bytes) to {} recipients as transfer {}",
+            "{} {} offers {:?} ({size} bytes) to {} recipients as transfer {}",
             sender.id,
             sender.nick,
             make_visible(name),
             started.recipients.len(),
             started.id
         ));
-        // Answer the sender first: a recipient may fail at once, and its
-        // report (`DELIVERED`) must not reach the sender before `ACCEPTED`.
+        // Answer the sender first: a recipient may answer at once, and
+        // that answer must not reach the sender before `ACCEPTED`.
         let accepted = ServerMessage::Accepted {
             id,
             recipients: started.recipients.len(),
@@ -102,7 +106,7 @@ impl Files {
         };
         let file = Arc::new(file.to_bytes());
         for outbox in &started.recipients {
-            outbox.send(Arc::clone(&file), Priority::Bulk);
+            outbox.send(Arc::clone(&file), Priority::Urgent);
         }
         let text = format!(
             "{} is sharing {} ({}); receiving files needs the full client, ftpclient",
@@ -114,16 +118,11 @@ impl Files {
         for outbox in &started.plain_members {
             outbox.send(Arc::clone(&notice), Priority::Urgent);
         }
-        let sending = Sending {
-            relay: started.id,
-            size,
-            relayed: 0,
-        };
-        self.sending.insert(id, sending);
+        self.sending.insert(id, started.id);
     }
 
-    /// `DATA`: reads one chunk and queues it for every recipient still
-    /// waiting for the file. May wait for slow recipients: that is the
+    /// `DATA`: reads one chunk and queues it for every recipient whose
+    /// offset is inside it. May wait for slow recipients: that is the
     /// backpressure.
     ///
     /// # Errors
@@ -136,95 +135,136 @@ impl Files {
     ) -> io::Result<()> {
         let id = chunk.id();
         let len = chunk.len();
-        let Some(sending) = self.sending.get_mut(&id) else {
+        let Some(relay) = self.under_way(sender, id) else {
             // The length is known, so the stream stays in step: skip the
-            // chunk and say why.
-            chunk.skip()?;
-            let text = format!("no transfer {id} is under way");
-            reply_error(
-                sender.outbox,
-                ClientKind::Full,
-                ErrorCode::NoSuchTransfer,
-                &text,
-            );
-            return Ok(());
+            // chunk (the sender has been told why).
+            return chunk.skip();
         };
-        if sending.relayed + len as u64 > sending.size {
-            chunk.skip()?;
-            let text = format!("more data than the {} bytes announced", sending.size);
-            self.abandon(sender, id, &text);
-            return Ok(());
-        }
         let mut frame = Vec::with_capacity(len + 32);
         let header = ServerMessage::Data {
-            id: sending.relay.number(),
+            id: relay.number(),
             len,
         };
         header.encode(&mut frame);
+        let header_len = frame.len();
         chunk.read_to_vec(&mut frame)?;
-        sending.relayed += len as u64;
-        let relay = sending.relay;
-        queue_for_recipients(sender.server, relay, Arc::new(frame));
+        let clients = &sender.server.clients;
+        let plan = match clients.plan_chunk(relay, len) {
+            Some(Ok(plan)) => plan,
+            Some(Err(error)) => {
+                self.abandon(sender, id, &error.text);
+                return Ok(());
+            }
+            None => return no_such_transfer(sender, id),
+        };
+        queue_chunk(relay, Arc::new(frame), header_len, plan);
+        clients.chunk_queued(relay);
         Ok(())
     }
 
-    /// `DONE`: checks that the whole file arrived, and passes the checksum
-    /// on. The relay then waits for the recipients' reports.
-    pub fn finish(&mut self, sender: &FileSender, id: u64, checksum: u32) {
-        let Some(sending) = self.sending.get(&id) else {
-            let text = format!("no transfer {id} is under way");
-            return reply_error(
-                sender.outbox,
-                ClientKind::Full,
-                ErrorCode::NoSuchTransfer,
-                &text,
-            );
+    /// `FROM`: the sender goes back to `offset`, to send again what a
+    /// recipient that answered late (or resumes) still needs.
+    pub fn go_back(&mut self, sender: &FileSender, id: u64, offset: u64) {
+        let Some(relay) = self.under_way(sender, id) else {
+            return;
         };
-        if sending.relayed != sending.size {
-            let text = format!(
-                "the file ended after {} of the {} bytes announced",
-                sending.relayed, sending.size
-            );
-            return self.abandon(sender, id, &text);
+        if let Some(Err(error)) = sender.server.clients.go_back(relay, offset) {
+            reply_error(sender.outbox, ClientKind::Full, error.code, &error.text);
         }
-        let relay = sending.relay;
-        self.sending.remove(&id);
+    }
+
+    /// `DONE`: checks that the data reached the file's end, and passes the
+    /// checksum on to the recipients that now have every byte. The relay
+    /// then waits for their reports.
+    pub fn finish(&mut self, sender: &FileSender, id: u64, checksum: u32) {
+        let Some(relay) = self.under_way(sender, id) else {
+            return;
+        };
+        let complete = match sender.server.clients.done(relay, checksum) {
+            Some(Ok(complete)) => complete,
+            Some(Err(error)) => return self.abandon(sender, id, &error.text),
+            None => return no_such_transfer(sender, id).unwrap_or_default(),
+        };
         let done = ServerMessage::Done {
             id: relay.number(),
             checksum,
         };
-        queue_for_recipients(sender.server, relay, Arc::new(done.to_bytes()));
-        sender.server.clients.finish_relay(relay);
+        let done = Arc::new(done.to_bytes());
+        for outbox in complete {
+            // Behind the data already queued for it.
+            outbox.send(Arc::clone(&done), Priority::Bulk);
+        }
     }
 
     /// `CANCEL`: the sender gives up; the recipients are told to discard
     /// what they have.
     pub fn cancel(&mut self, sender: &FileSender, id: u64, reason: &str) {
         match self.sending.remove(&id) {
-            Some(sending) => {
-                let reason = format!("the sender cancelled it ({reason})");
-                sender.server.clients.cancel_relay(sending.relay, &reason);
+            Some(relay) => {
+                let reason = match reason {
+                    "" => format!("{} cancelled it", sender.nick),
+                    reason => format!("{} cancelled it: {reason}", sender.nick),
+                };
+                sender.server.clients.cancel_relay(relay, &reason);
             }
-            None => {
-                let text = format!("no transfer {id} is under way");
-                reply_error(
-                    sender.outbox,
-                    ClientKind::Full,
-                    ErrorCode::NoSuchTransfer,
-                    &text,
-                );
-            }
+            None => no_such_transfer(sender, id).unwrap_or_default(),
         }
+    }
+
+    /// The server's number for the sender's transfer `id`, if it is under
+    /// way and may take data. Data before any recipient has accepted has
+    /// nowhere to go: the transfer is refused (`not-accepted`) and its
+    /// offers withdrawn. (`ftpclient` never does this; it waits for
+    /// `RECEIVING`.) Answers the sender itself when it returns `None`.
+    fn under_way(&mut self, sender: &FileSender, id: u64) -> Option<RelayId> {
+        let clients = &sender.server.clients;
+        let Some(&relay) = self.sending.get(&id).filter(|&&r| clients.relay_exists(r)) else {
+            self.sending.remove(&id);
+            let _ = no_such_transfer(sender, id);
+            return None;
+        };
+        if clients.awaits_answer(relay) {
+            self.sending.remove(&id);
+            let reason = "the sender sent data before anyone accepted";
+            clients.cancel_relay(relay, reason);
+            let text = "nobody has accepted the file yet; send its data after RECEIVING";
+            refuse(sender, id, ErrorCode::NotAccepted, text);
+            return None;
+        }
+        Some(relay)
     }
 
     /// Stops a transfer whose data does not match its announced size: the
     /// recipients discard it, and the sender is told why.
     fn abandon(&mut self, sender: &FileSender, id: u64, why: &str) {
-        if let Some(sending) = self.sending.remove(&id) {
+        if let Some(relay) = self.sending.remove(&id) {
             let reason = format!("the sender sent {why}");
-            sender.server.clients.cancel_relay(sending.relay, &reason);
+            sender.server.clients.cancel_relay(relay, &reason);
         }
         refuse(sender, id, ErrorCode::WrongSize, why);
+    }
+}
+
+/// `ACCEPT`: a recipient (`receiver`) takes file `id` from `offset`.
+pub fn accept(receiver: &FileSender, id: u64, offset: u64) {
+    let relay = RelayId::from_number(id);
+    if let Err(error) = receiver.server.clients.accept(relay, receiver.id, offset) {
+        reply_error(receiver.outbox, ClientKind::Full, error.code, &error.text);
+    }
+}
+
+/// `DECLINE`: a recipient (`receiver`) refuses file `id`, or stops
+/// receiving it.
+pub fn decline(receiver: &FileSender, id: u64, reason: &str) {
+    let relay = RelayId::from_number(id);
+    if !receiver.server.clients.decline(relay, receiver.id, reason) {
+        let text = format!("you are not receiving transfer {id}");
+        reply_error(
+            receiver.outbox,
+            ClientKind::Full,
+            ErrorCode::NoSuchTransfer,
+            &text,
+        );
     }
 }
 
@@ -246,6 +286,18 @@ pub fn report(receiver: &FileSender, id: u64, outcome: Delivery) {
     }
 }
 
+/// Answers a frame about a transfer that is not under way.
+fn no_such_transfer(sender: &FileSender, id: u64) -> io::Result<()> {
+    let text = format!("no transfer {id} is under way");
+    reply_error(
+        sender.outbox,
+        ClientKind::Full,
+        ErrorCode::NoSuchTransfer,
+        &text,
+    );
+    Ok(())
+}
+
 /// Answers the sender of transfer `id` with `REFUSED`.
 fn refuse(sender: &FileSender, id: u64, code: ErrorCode, text: &str) {
     let refused = ServerMessage::Refused {
@@ -261,12 +313,25 @@ fn reply(sender: &FileSender, message: &ServerMessage) {
     sender.outbox.send(frame, Priority::Urgent);
 }
 
-/// Queues one file frame for every recipient of `relay` still waiting for
-/// it. May wait for slow recipients: that is the backpressure.
-fn queue_for_recipients(server: &Server, relay: RelayId, frame: Arc<Vec<u8>>) {
-    let mut recipients: Vec<Outbox> = Vec::new();
-    server.clients.relay_recipients(relay, &mut recipients);
-    for outbox in &recipients {
-        outbox.send(Arc::clone(&frame), Priority::Bulk);
+/// Queues one chunk (`frame`: its header, `header_len` bytes, then the
+/// chunk) for the recipients of `plan`. Those at the chunk's start share
+/// the one frame; one that already has the chunk's first bytes (it
+/// accepted from the middle of it) gets a frame of the rest. May wait for
+/// slow recipients: that is the backpressure.
+fn queue_chunk(relay: RelayId, frame: Frame, header_len: usize, plan: ChunkPlan) {
+    for (outbox, skip) in plan.receivers {
+        if skip == 0 {
+            outbox.send(Arc::clone(&frame), Priority::Bulk);
+            continue;
+        }
+        let rest = &frame[header_len + skip..];
+        let mut tail = Vec::with_capacity(rest.len() + 32);
+        let header = ServerMessage::Data {
+            id: relay.number(),
+            len: rest.len(),
+        };
+        header.encode(&mut tail);
+        tail.extend_from_slice(rest);
+        outbox.send(Arc::new(tail), Priority::Bulk);
     }
 }

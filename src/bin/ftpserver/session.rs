@@ -218,7 +218,7 @@ impl<'a> Session<'a> {
     }
 
     /// Handles a message about a file: one this member sends, or (for
-    /// `RECEIVED`) one it received.
+    /// `ACCEPT`, `DECLINE` and `RECEIVED`) one offered to it.
     fn handle_file_message(&mut self, message: ClientMessage) {
         let sender = FileSender {
             id: self.id,
@@ -232,6 +232,9 @@ impl<'a> Session<'a> {
             }
             ClientMessage::Done { id, checksum } => self.files.finish(&sender, id, checksum),
             ClientMessage::Cancel { id, reason } => self.files.cancel(&sender, id, reason),
+            ClientMessage::From { id, offset } => self.files.go_back(&sender, id, offset),
+            ClientMessage::Accept { id, offset } => relay::accept(&sender, id, offset),
+            ClientMessage::Decline { id, reason } => relay::decline(&sender, id, reason),
             ClientMessage::Received { id, outcome } => relay::report(&sender, id, outcome),
             // `DATA` comes as a chunk (see `handle_frame`); the others are
             // handled by `handle_message`.
@@ -262,6 +265,10 @@ impl<'a> Session<'a> {
             Input::Quit => return Some(self.quit()),
             Input::Transfer { .. } => {
                 let text = "sending files needs the full client, ftpclient";
+                self.reply_error(ErrorCode::UnknownCommand, text);
+            }
+            Input::Accept(_) | Input::Decline(_) | Input::Cancel(_) | Input::Transfers => {
+                let text = "receiving files needs the full client, ftpclient";
                 self.reply_error(ErrorCode::UnknownCommand, text);
             }
             Input::Usage(usage) => self.reply_error(ErrorCode::BadMessage, usage),

@@ -22,8 +22,22 @@ pub struct Settings {
     pub stall_timeout: Duration,
     /// Largest file the server relays, in bytes.
     pub max_file_size: u64,
+    /// Time a recipient has to answer an offer.
+    pub offer_timeout: Duration,
+    /// Most files one client may be sending at once.
+    pub max_transfers: usize,
     /// Whether to print every frame (`--trace`; see `ftpchat::trace`).
     pub trace: bool,
+}
+
+impl Settings {
+    /// How long a transfer's sender may send nothing while recipients wait
+    /// for its data, before the transfer is cancelled: three stall
+    /// timeouts, so that a pause the server itself caused (waiting for a
+    /// slow recipient, which the stall timeout bounds) never counts.
+    pub fn data_timeout(&self) -> Duration {
+        self.stall_timeout * 3
+    }
 }
 
 /// State shared by every thread of the server.

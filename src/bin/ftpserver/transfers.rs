@@ -3,9 +3,31 @@
 //! A file's bytes never stay on the server: the sender's thread passes
 //! each chunk straight on to the recipients' outboxes (see `relay.rs`).
 //! What stays is a little bookkeeping per file, a [`Relay`]: who sends it,
-//! and which recipients have not yet said whether they saved it. That is
-//! what lets the server tell a sender that a recipient left half way, and
-//! tell the recipients that the sender left half way.
+//! where the sender's data has got to, and for each recipient how far it
+//! has come:
+//!
+//! - **offered**: it has been told about the file (`FILE`) and has not
+//!   answered yet;
+//! - **receiving** from some offset: it accepted (`ACCEPT ID OFFSET`) and
+//!   gets every byte from that offset on;
+//! - **complete**: it has had every byte and `DONE`, and its report
+//!   (`RECEIVED`) is due.
+//!
+//! A recipient that declines, reports, leaves, or lets its offer expire
+//! is removed, and the sender told how it ended (`DELIVERED`).
+//!
+//! # One stream, recipients at different places
+//!
+//! The sender sends its data once, in order, and the server keeps its
+//! position. Each chunk goes to the recipients whose offset is inside it
+//! (most often all of them, at the same place). A recipient that accepts
+//! late, after some data has gone by, needs bytes the sender has already
+//! sent: the server tells the sender (`RECEIVING ID NICK OFFSET`), the
+//! sender goes back (`FROM ID OFFSET`) and sends again from there, and the
+//! recipients that already have those bytes simply get nothing until the
+//! data reaches their offset. So nobody waits for anyone's answer, and a
+//! late answer still gets the whole file. (The same mechanism resumes a
+//! file from where a recipient's copy stopped.)
 //!
 //! [`Transfers`] is a plain map with no lock of its own: it lives inside
 //! the registry (`registry.rs`), under the registry's one lock, because a
@@ -15,9 +37,10 @@
 
 use crate::ids::{ClientId, RelayId};
 use crate::outbox::{Frame, Outbox, Priority};
-use ftpchat::protocol::{Delivery, ServerMessage};
+use ftpchat::protocol::{Delivery, ErrorCode, ServerMessage};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Frames to send once the registry's lock is released: where, what, and
 /// in which queue.
@@ -29,12 +52,50 @@ pub struct Relay {
     pub sender: ClientId,
     /// The sender's own number for the transfer.
     pub sender_id: u64,
-    /// Where reports about it go.
+    /// Where answers about it go.
     pub sender_outbox: Outbox,
-    /// Recipients that have not reported yet, with their nicknames.
-    pub waiting: HashMap<ClientId, (String, Outbox)>,
-    /// The sender has sent `DONE`: only the reports are still due.
-    pub sent: bool,
+    /// The file's size, as offered.
+    pub size: u64,
+    /// Where the sender's data has got to: the offset of its next byte.
+    pub position: u64,
+    /// Whether some recipient has accepted, so the sender sends data.
+    pub started: bool,
+    /// The sender's checksum, once it has sent `DONE` (until it goes back
+    /// with `FROM`).
+    pub done: Option<u32>,
+    /// The sender cancelled: it sends no more, and only the reports of
+    /// recipients that already had everything are still due.
+    pub cancelled: bool,
+    /// The recipients that have not finished, by connection.
+    pub recipients: HashMap<ClientId, Recipient>,
+    /// When offers still unanswered expire.
+    pub offer_deadline: Instant,
+    /// When data last moved (or someone accepted), for the stall rule.
+    pub last_progress: Instant,
+    /// The sender's thread is queueing a chunk, and may be waiting for a
+    /// slow recipient: a pause now is not the sender's.
+    pub queueing: bool,
+}
+
+/// One recipient of a file.
+pub struct Recipient {
+    /// Its nickname, for the reports.
+    pub nick: String,
+    /// Where its frames go.
+    pub outbox: Outbox,
+    /// How far it has come.
+    pub stage: Stage,
+}
+
+/// How far a recipient has come with a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Told about it; no answer yet.
+    Offered,
+    /// Accepted; the next byte it needs is at this offset.
+    Receiving(u64),
+    /// Has every byte and `DONE`; its report is due.
+    Complete,
 }
 
 /// A recipient's report, to pass on to the sender as `DELIVERED`.
@@ -45,6 +106,28 @@ pub struct Report {
     pub sender_id: u64,
     /// The recipient who reported.
     pub nick: String,
+}
+
+/// Where one chunk goes: each recipient whose offset is inside it, with
+/// how many of the chunk's bytes it already has (usually none).
+pub struct ChunkPlan {
+    /// `(outbox, bytes of the chunk to skip)` for each recipient.
+    pub receivers: Vec<(Outbox, usize)>,
+}
+
+/// Why a frame about a transfer cannot be used.
+#[derive(Debug)]
+pub struct TransferError {
+    /// The code for the answer.
+    pub code: ErrorCode,
+    /// What is wrong, for the sender.
+    pub text: String,
+}
+
+impl TransferError {
+    fn new(code: ErrorCode, text: String) -> TransferError {
+        TransferError { code, text }
+    }
 }
 
 /// Every file being relayed, by the server's number for it.
@@ -64,49 +147,220 @@ impl Transfers {
         id
     }
 
-    /// Puts into `outboxes` the outboxes of the recipients of `id` that
-    /// still want the file (they have not left or reported a failure).
-    pub fn recipients(&self, id: RelayId, outboxes: &mut Vec<Outbox>) {
-        outboxes.clear();
-        if let Some(relay) = self.relays.get(&id) {
-            outboxes.extend(relay.waiting.values().map(|(_, outbox)| outbox.clone()));
-        }
+    /// Whether relay `id` exists.
+    pub fn contains(&self, id: RelayId) -> bool {
+        self.relays.contains_key(&id)
     }
 
-    /// Notes that the sender of `id` has sent everything: the relay now
-    /// only waits for the recipients' reports.
-    pub fn finish(&mut self, id: RelayId) {
-        if let Some(relay) = self.relays.get_mut(&id) {
-            relay.sent = true;
-            if relay.waiting.is_empty() {
-                self.relays.remove(&id);
+    /// Whether relay `id` still waits for its first answer: nobody has
+    /// accepted, and somebody may still.
+    pub fn awaits_answer(&self, id: RelayId) -> bool {
+        self.relays.get(&id).is_some_and(|relay| {
+            !relay.started && relay.recipients.values().any(|r| r.stage == Stage::Offered)
+        })
+    }
+
+    /// `ACCEPT`: `recipient` takes relay `id` from `offset`. Tells the
+    /// sender where it is needed from.
+    ///
+    /// # Errors
+    ///
+    /// The recipient was not offered the file, or the offset is beyond it.
+    pub fn accept(
+        &mut self,
+        id: RelayId,
+        recipient: ClientId,
+        offset: u64,
+    ) -> Result<Deliveries, TransferError> {
+        let not_offered = || {
+            let text = format!("you were not offered transfer {id}");
+            TransferError::new(ErrorCode::NoSuchTransfer, text)
+        };
+        let relay = self.relays.get_mut(&id).ok_or_else(not_offered)?;
+        if relay.cancelled {
+            return Err(not_offered());
+        }
+        if offset > relay.size {
+            let text = format!(
+                "offset {offset} is beyond the {} bytes of the file",
+                relay.size
+            );
+            return Err(TransferError::new(ErrorCode::BadMessage, text));
+        }
+        let entry = relay
+            .recipients
+            .get_mut(&recipient)
+            .ok_or_else(not_offered)?;
+        if entry.stage != Stage::Offered {
+            let text = format!("you have already accepted transfer {id}");
+            return Err(TransferError::new(ErrorCode::BadMessage, text));
+        }
+        entry.stage = Stage::Receiving(offset);
+        let nick = entry.nick.clone();
+        relay.started = true;
+        relay.last_progress = Instant::now();
+        let mut deliveries = Vec::new();
+        let receiving = ServerMessage::Receiving {
+            id: relay.sender_id,
+            nick: &nick,
+            offset,
+        };
+        let frame = Arc::new(receiving.to_bytes());
+        deliveries.push((relay.sender_outbox.clone(), frame, Priority::Urgent));
+        Ok(deliveries)
+    }
+
+    /// `DECLINE`: `recipient` refuses relay `id`, or stops receiving it.
+    /// Returns the report for the sender, or `None` if it was not a
+    /// recipient.
+    pub fn decline(
+        &mut self,
+        id: RelayId,
+        recipient: ClientId,
+        reason: &str,
+    ) -> Option<Deliveries> {
+        let relay = self.relays.get_mut(&id)?;
+        let entry = relay.recipients.remove(&recipient)?;
+        let frame = relay.report_frame(&entry.nick, Delivery::Declined(reason));
+        let deliveries = vec![(relay.sender_outbox.clone(), frame, Priority::Urgent)];
+        self.remove_if_finished(id);
+        Some(deliveries)
+    }
+
+    /// `DATA`: where a chunk of `len` bytes from the sender goes. Moves the
+    /// sender's position and the offsets of those who get it on.
+    ///
+    /// # Errors
+    ///
+    /// The chunk would take the file past its announced size.
+    pub fn plan_chunk(&mut self, id: RelayId, len: usize) -> Result<ChunkPlan, TransferError> {
+        let relay = self
+            .relays
+            .get_mut(&id)
+            .expect("the caller checked the relay");
+        let start = relay.position;
+        let end = start + len as u64;
+        if end > relay.size {
+            let text = format!("more data than the {} bytes announced", relay.size);
+            return Err(TransferError::new(ErrorCode::WrongSize, text));
+        }
+        let mut receivers = Vec::new();
+        for entry in relay.recipients.values_mut() {
+            if let Stage::Receiving(offset) = entry.stage {
+                if (start..end).contains(&offset) {
+                    receivers.push((entry.outbox.clone(), (offset - start) as usize));
+                    entry.stage = Stage::Receiving(end);
+                }
             }
         }
+        relay.position = end;
+        relay.done = None;
+        relay.last_progress = Instant::now();
+        relay.queueing = true;
+        Ok(ChunkPlan { receivers })
     }
 
-    /// Stops relay `id` before the end of the file, and returns the
-    /// `CANCEL` frames (with `reason`) for its remaining recipients.
+    /// The sender's thread has queued a chunk of relay `id`.
+    pub fn chunk_queued(&mut self, id: RelayId) {
+        if let Some(relay) = self.relays.get_mut(&id) {
+            relay.queueing = false;
+            relay.last_progress = Instant::now();
+        }
+    }
+
+    /// `FROM`: the sender's next data for relay `id` starts at `offset`.
+    ///
+    /// # Errors
+    ///
+    /// The offset is beyond the file.
+    pub fn go_back(&mut self, id: RelayId, offset: u64) -> Result<(), TransferError> {
+        let relay = self
+            .relays
+            .get_mut(&id)
+            .expect("the caller checked the relay");
+        if offset > relay.size {
+            let text = format!(
+                "offset {offset} is beyond the {} bytes of the file",
+                relay.size
+            );
+            return Err(TransferError::new(ErrorCode::BadMessage, text));
+        }
+        relay.position = offset;
+        relay.done = None;
+        relay.last_progress = Instant::now();
+        Ok(())
+    }
+
+    /// `DONE`: the sender's data has reached the end. Returns the outboxes
+    /// of the recipients that now have every byte (they get `DONE`).
+    ///
+    /// # Errors
+    ///
+    /// The data does not add up to the file's size.
+    pub fn done(&mut self, id: RelayId, checksum: u32) -> Result<Vec<Outbox>, TransferError> {
+        let relay = self
+            .relays
+            .get_mut(&id)
+            .expect("the caller checked the relay");
+        if relay.position != relay.size {
+            let text = format!(
+                "the file ended after {} of the {} bytes announced",
+                relay.position, relay.size
+            );
+            return Err(TransferError::new(ErrorCode::WrongSize, text));
+        }
+        relay.done = Some(checksum);
+        relay.last_progress = Instant::now();
+        let size = relay.size;
+        let mut complete = Vec::new();
+        for entry in relay.recipients.values_mut() {
+            if entry.stage == Stage::Receiving(size) {
+                entry.stage = Stage::Complete;
+                complete.push(entry.outbox.clone());
+            }
+        }
+        self.remove_if_finished(id);
+        Ok(complete)
+    }
+
+    /// Stops relay `id`: its recipients that have not had everything are
+    /// sent `CANCEL` with `reason` and forgotten; those that have are
+    /// still heard out.
     pub fn cancel(&mut self, id: RelayId, reason: &str) -> Deliveries {
         let mut deliveries = Vec::new();
-        if let Some(relay) = self.relays.remove(&id) {
-            relay.cancel(id, reason, &mut deliveries);
+        if let Some(relay) = self.relays.get_mut(&id) {
+            relay.cancelled = true;
+            let message = ServerMessage::Cancel {
+                id: id.number(),
+                reason,
+            };
+            let cancel: Frame = Arc::new(message.to_bytes());
+            relay.recipients.retain(|_, entry| {
+                if entry.stage == Stage::Complete {
+                    return true;
+                }
+                // After the data already queued: the bulk queue.
+                deliveries.push((entry.outbox.clone(), Arc::clone(&cancel), Priority::Bulk));
+                false
+            });
         }
+        self.remove_if_finished(id);
         deliveries
     }
 
     /// Records that `recipient` reported on relay `id`. Returns where to
-    /// pass the report on, or `None` if `recipient` was not waiting for it.
+    /// pass the report on, or `None` if `recipient` was not receiving it.
     pub fn report(&mut self, id: RelayId, recipient: ClientId) -> Option<Report> {
         let relay = self.relays.get_mut(&id)?;
-        let (nick, _) = relay.waiting.remove(&recipient)?;
+        // Any stage: a recipient that cannot even create the file reports
+        // that instead of answering the offer.
+        let entry = relay.recipients.remove(&recipient)?;
         let report = Report {
             sender_outbox: relay.sender_outbox.clone(),
             sender_id: relay.sender_id,
-            nick,
+            nick: entry.nick,
         };
-        if relay.sent && relay.waiting.is_empty() {
-            self.relays.remove(&id);
-        }
+        self.remove_if_finished(id);
         Some(report)
     }
 
@@ -116,39 +370,157 @@ impl Transfers {
     pub fn forget_client(&mut self, client: ClientId, reason: &str) -> Deliveries {
         let failed = format!("left ({reason})");
         let mut deliveries = Vec::new();
-        self.relays.retain(|&id, relay| {
-            if relay.sender == client {
-                if !relay.sent {
-                    relay.cancel(id, "the sender left", &mut deliveries);
-                }
-                return false;
-            }
-            if let Some((nick, _)) = relay.waiting.remove(&client) {
-                let message = ServerMessage::Delivered {
-                    id: relay.sender_id,
-                    nick: &nick,
-                    outcome: Delivery::Failed(&failed),
-                };
-                let frame = Arc::new(message.to_bytes());
-                deliveries.push((relay.sender_outbox.clone(), frame, Priority::Urgent));
-            }
-            !(relay.sent && relay.waiting.is_empty())
-        });
+        let sent: Vec<RelayId> = self
+            .relays
+            .iter()
+            .filter(|(_, relay)| relay.sender == client)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in sent {
+            deliveries.extend(self.cancel(id, "the sender left"));
+            self.relays.remove(&id);
+        }
+        let receiving: Vec<RelayId> = self
+            .relays
+            .iter()
+            .filter(|(_, relay)| relay.recipients.contains_key(&client))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in receiving {
+            let relay = self.relays.get_mut(&id).expect("listed just now");
+            let entry = relay.recipients.remove(&client).expect("listed just now");
+            let frame = relay.report_frame(&entry.nick, Delivery::Failed(&failed));
+            deliveries.push((relay.sender_outbox.clone(), frame, Priority::Urgent));
+            self.remove_if_finished(id);
+        }
         deliveries
+    }
+
+    /// Ends what has waited too long at `now`: offers nobody answered
+    /// within `offer_timeout` (the recipient is told the offer expired,
+    /// the sender that it did), and transfers whose sender has sent
+    /// nothing for `data_timeout` while recipients waited for data
+    /// (everyone is told).
+    pub fn expire(
+        &mut self,
+        now: Instant,
+        offer_timeout: Duration,
+        data_timeout: Duration,
+    ) -> Deliveries {
+        let mut deliveries = Vec::new();
+        let ids: Vec<RelayId> = self.relays.keys().copied().collect();
+        for id in ids {
+            let relay = self.relays.get_mut(&id).expect("listed just now");
+            if relay.offer_deadline <= now {
+                relay.expire_offers(id, offer_timeout, &mut deliveries);
+            }
+            if relay.is_stalled(now, data_timeout) {
+                let secs = data_timeout.as_secs_f64();
+                let text = format!("no data for {secs} s; the transfer is cancelled");
+                let refused = ServerMessage::Refused {
+                    id: relay.sender_id,
+                    code: ErrorCode::Stalled.as_str(),
+                    text: &text,
+                };
+                let frame = Arc::new(refused.to_bytes());
+                deliveries.push((relay.sender_outbox.clone(), frame, Priority::Urgent));
+                let reason = format!("the sender stopped sending (no data for {secs} s)");
+                deliveries.extend(self.cancel(id, &reason));
+                continue;
+            }
+            self.remove_if_finished(id);
+        }
+        deliveries
+    }
+
+    /// Forgets relay `id` once nothing more can happen to it: no recipient
+    /// is left, and the sender has finished, cancelled, or never started
+    /// (nobody accepted, so it sent nothing). A sender still sending keeps
+    /// its relay until its `DONE` or `CANCEL`, so what is in flight is not
+    /// answered with errors.
+    fn remove_if_finished(&mut self, id: RelayId) {
+        let finished = self.relays.get(&id).is_some_and(|relay| {
+            relay.recipients.is_empty()
+                && (relay.done.is_some() || relay.cancelled || !relay.started)
+        });
+        if finished {
+            self.relays.remove(&id);
+        }
     }
 }
 
 impl Relay {
-    /// The `CANCEL` frames for every recipient still waiting. They go in
-    /// the bulk queue, so they arrive after the data already queued.
-    fn cancel(&self, id: RelayId, reason: &str, deliveries: &mut Deliveries) {
-        let message = ServerMessage::Cancel {
-            id: id.number(),
-            reason,
-        };
-        let cancel: Frame = Arc::new(message.to_bytes());
-        for (_, outbox) in self.waiting.values() {
-            deliveries.push((outbox.clone(), Arc::clone(&cancel), Priority::Bulk));
+    /// A relay of `size` bytes from `sender` (its number `sender_id`) to
+    /// `recipients`, whose offers expire at `offer_deadline`.
+    pub fn new(
+        sender: ClientId,
+        sender_id: u64,
+        sender_outbox: Outbox,
+        size: u64,
+        recipients: HashMap<ClientId, Recipient>,
+        offer_deadline: Instant,
+    ) -> Relay {
+        Relay {
+            sender,
+            sender_id,
+            sender_outbox,
+            size,
+            position: 0,
+            started: false,
+            done: None,
+            cancelled: false,
+            recipients,
+            offer_deadline,
+            last_progress: Instant::now(),
+            queueing: false,
         }
+    }
+
+    /// The `DELIVERED` frame that tells the sender how it went for `nick`.
+    fn report_frame(&self, nick: &str, outcome: Delivery) -> Frame {
+        let message = ServerMessage::Delivered {
+            id: self.sender_id,
+            nick,
+            outcome,
+        };
+        Arc::new(message.to_bytes())
+    }
+
+    /// Withdraws the offers still unanswered: each recipient is told, and
+    /// the sender learns that each expired.
+    fn expire_offers(&mut self, id: RelayId, timeout: Duration, deliveries: &mut Deliveries) {
+        let secs = timeout.as_secs_f64();
+        let reason = format!("the offer expired (no answer within {secs} s)");
+        let cancel = ServerMessage::Cancel {
+            id: id.number(),
+            reason: &reason,
+        };
+        let cancel: Frame = Arc::new(cancel.to_bytes());
+        let expired: Vec<ClientId> = self
+            .recipients
+            .iter()
+            .filter(|(_, entry)| entry.stage == Stage::Offered)
+            .map(|(&client, _)| client)
+            .collect();
+        for client in expired {
+            let entry = self.recipients.remove(&client).expect("listed just now");
+            deliveries.push((entry.outbox, Arc::clone(&cancel), Priority::Urgent));
+            let frame = self.report_frame(&entry.nick, Delivery::Expired);
+            deliveries.push((self.sender_outbox.clone(), frame, Priority::Urgent));
+        }
+    }
+
+    /// Whether recipients wait for data the sender has stopped sending:
+    /// nothing moved for `data_timeout`, and the sender's thread is not
+    /// itself waiting for a slow recipient.
+    fn is_stalled(&self, now: Instant, data_timeout: Duration) -> bool {
+        let waiting = self
+            .recipients
+            .values()
+            .any(|entry| matches!(entry.stage, Stage::Receiving(_)));
+        waiting
+            && !self.cancelled
+            && !self.queueing
+            && now.duration_since(self.last_progress) >= data_timeout
     }
 }
