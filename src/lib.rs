@@ -20,6 +20,7 @@
 //! | [`defaults`] | default ports, host and chunk size | (plain Rust) |
 //! | [`cli`] | command-line options | (plain Rust) |
 //! | [`clock`] | timestamps for log lines | (plain Rust) |
+//! | [`tty`] | terminal modes through `stty` (Ctrl-C as a key) | (terminals, not networks) |
 //!
 //! No module of the library uses another in a circle: [`text`] uses
 //! nothing, [`protocol`] uses [`text`], and the rest build on those two.
@@ -143,3 +144,4 @@ pub mod keepalive;
 pub mod protocol;
 pub mod text;
 pub mod trace;
+pub mod tty;

@@ -76,7 +76,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
-use terminal::{Screen, restore_terminal};
+use terminal::Screen;
 use uploads::Uploads;
 
 const USAGE: &str = "\
@@ -153,7 +153,7 @@ fn main() -> ExitCode {
     // If anything panics, put the terminal back before the message shows.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        restore_terminal();
+        ftpchat::tty::restore();
         default_hook(info);
     }));
     match run(config) {

@@ -19,6 +19,7 @@
 //! | `transfers.rs` | the files in flight, inside the registry |
 //! | `outbox.rs` | each client's send queue and writer thread |
 //! | `plain.rs` | protocol lines for `ftpclient`, text for `nc` |
+//! | `console.rs` | the operator's terminal: commands, and Ctrl-C |
 //! | `ids.rs`, `shared.rs`, `log.rs` | names, shared state, the log |
 //!
 //! Try it: `cargo run --bin ftpserver`, then in another terminal
@@ -32,6 +33,8 @@
 // folder rather than inside it.
 #[path = "ftpserver/connection.rs"]
 mod connection;
+#[path = "ftpserver/console.rs"]
+mod console;
 #[path = "ftpserver/expiry.rs"]
 mod expiry;
 #[path = "ftpserver/handshake.rs"]
@@ -57,14 +60,15 @@ mod shared;
 #[path = "ftpserver/transfers.rs"]
 mod transfers;
 
-use ftpchat::cli::{Args, UsageError};
+use console::{Console, Typed};
+use ftpchat::cli::{Args, UsageError, parse_size};
 use ftpchat::defaults::{DEFAULT_HOST, DEFAULT_PORTS};
 use ftpchat::keepalive::{DEFAULT_KEEPALIVE, parse_seconds};
 use ftpchat::protocol::ServerMessage;
 use log::log;
 use outbox::DEFAULT_STALL_TIMEOUT;
 use shared::{Server, Settings};
-use std::io::{self, BufRead};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -73,7 +77,7 @@ use std::time::Duration;
 
 const USAGE: &str = "\
 usage: ftpserver [--host ADDR] [--port N]... [--max-clients N]
-                 [--max-file-size BYTES] [--max-transfers N]
+                 [--max-file-size SIZE] [--max-transfers N]
                  [--offer-timeout SECS] [--handshake-timeout SECS]
                  [--keepalive SECS] [--stall-timeout SECS] [--trace]
 
@@ -87,7 +91,7 @@ options:
   --port N                  port to listen on; repeat for several; 0 picks
                             a free one
   --max-clients N           most connections at once (default 1000)
-  --max-file-size BYTES     largest file clients may send (default: none)
+  --max-file-size SIZE      largest file clients may send (default: none)
   --max-transfers N         most files one client may send at once
                             (default 8)
   --offer-timeout SECS      time a recipient has to accept or decline a
@@ -102,7 +106,9 @@ options:
   --trace                   print every frame sent and received to
                             standard error
   -h, --help                show this help
-  -V, --version             show the version";
+  -V, --version             show the version
+
+SIZE is a number of bytes, or of KiB, MiB, GiB with K, M, G: 64K, 2G.";
 
 /// Everything the command line can set.
 struct Config {
@@ -138,6 +144,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // If anything panics, put the console's terminal back first.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        ftpchat::tty::restore();
+        default_hook(info);
+    }));
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -174,7 +186,11 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
             "--host" => config.host = args.parsed(&option)?,
             "--port" => config.ports.push(args.parsed(&option)?),
             "--max-clients" => config.max_clients = args.parsed(&option)?,
-            "--max-file-size" => settings.max_file_size = args.parsed(&option)?,
+            "--max-file-size" => {
+                let value = args.value(&option)?;
+                settings.max_file_size = parse_size(&value)
+                    .map_err(|e| UsageError(format!("invalid value for {option}: {e}")))?;
+            }
             "--handshake-timeout" => settings.handshake_timeout = seconds(&mut args, &option)?,
             "--keepalive" => settings.keepalive = seconds(&mut args, &option)?,
             "--stall-timeout" => settings.stall_timeout = seconds(&mut args, &option)?,
@@ -202,6 +218,9 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
 /// console until `/quit`.
 fn run(config: Config) -> io::Result<()> {
     let listeners = listening::listen(config.host, &config.ports)?;
+    // The console takes Ctrl-C as a key from before the server is
+    // announced, so that nobody can press it while it would still kill.
+    let mut console = Console::open();
     let addrs = listening::announce(&listeners)?;
     let server = Arc::new(Server::new(config.settings, config.max_clients));
     expiry::spawn_expiry(Arc::clone(&server));
@@ -215,9 +234,10 @@ fn run(config: Config) -> io::Result<()> {
         accept_threads.push(thread);
     }
 
-    if read_console(&server) {
+    if read_console(&mut console, &server) {
         shut_down(&server, &addrs);
     }
+    drop(console); // the terminal as it was
     // Without `/quit` (the console's input ended), the accept loops run
     // until the process is killed; that is how a server in the background
     // runs.
@@ -228,11 +248,18 @@ fn run(config: Config) -> io::Result<()> {
 }
 
 /// Reads commands typed on the server's own terminal. Returns `true` for
-/// `/quit`, and `false` when standard input ends: a server started in the
-/// background with no input keeps running.
-fn read_console(server: &Server) -> bool {
-    for line in io::stdin().lock().lines() {
-        let Ok(line) = line else { break };
+/// `/quit` or Ctrl-C, and `false` when standard input ends: a server
+/// started in the background with no input keeps running.
+fn read_console(console: &mut Console, server: &Server) -> bool {
+    loop {
+        let line = match console.next() {
+            Typed::Line(line) => line,
+            Typed::Interrupt => {
+                println!("^C");
+                return true;
+            }
+            Typed::End => return false,
+        };
         match line.trim() {
             "/quit" => return true,
             "/who" => {
@@ -243,7 +270,6 @@ fn read_console(server: &Server) -> bool {
             _ => log(format_args!("console commands: /who, /quit")),
         }
     }
-    false
 }
 
 /// Stops the server: tells every client, closes every connection, and

@@ -190,6 +190,14 @@ impl Process {
         stdin.flush().unwrap();
     }
 
+    /// Writes bytes to its standard input as they are (a key such as
+    /// Ctrl-C, byte 3, for a program on a terminal).
+    pub fn write_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        stdin.write_all(bytes).expect("the process reads its input");
+        stdin.flush().unwrap();
+    }
+
     /// Ends its standard input, as a script that has run out of lines.
     pub fn close_input(&mut self) {
         self.stdin = None;

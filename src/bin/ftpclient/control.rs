@@ -242,6 +242,11 @@ impl Client {
             Leaving::No | Leaving::QuitSent(_) => false,
         };
         if ready {
+            // Files still arriving are given up now, not after: one that
+            // was saved after our `QUIT` would be a file the sender is told
+            // we never got.
+            self.downloads
+                .abandon_all(&mut self.screen, "the client quit");
             let _ = self.connection.send(&ClientMessage::Quit);
             self.leaving = Leaving::QuitSent(Instant::now() + QUIT_TIMEOUT);
         }

@@ -7,11 +7,10 @@
 //! draws the input line again below it. Only the control loop (the main
 //! thread) draws, so these steps never interleave.
 //!
-//! The standard library has no terminal API. By default a terminal hands a
-//! program whole lines only after Enter, and echoes keys itself. We run the
-//! `stty` program to switch that off ("raw" input: every key at once, no
-//! echo), and run it again to put the settings back on every way out:
-//! normal exit, error, or panic.
+//! By default a terminal hands a program whole lines only after Enter,
+//! and echoes keys itself. We switch that off ("raw" input: every key at
+//! once, no echo, Ctrl-C a key) with `ftpchat::tty`, which also puts the
+//! settings back on every way out: normal exit, error, or panic.
 //!
 //! The input row also shows the progress of file transfers, in front of
 //! the prompt, so that progress is one live line that never scrolls.
@@ -21,14 +20,9 @@
 //! output, and there is no input line and no live progress.
 
 use crate::editor::{Edit, Editor, Key};
+use ftpchat::tty;
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
-use std::process::{Command, Stdio};
-use std::sync::{Mutex, PoisonError};
-
-/// The terminal settings from before raw mode, for [`restore_terminal`].
-/// A global, because a panic anywhere must be able to restore them.
-static SAVED_SETTINGS: Mutex<Option<String>> = Mutex::new(None);
 
 /// The terminal: the events printed, the input line, the status.
 pub struct Screen {
@@ -63,21 +57,13 @@ impl Screen {
     /// Running `stty` failed (it is missing, or standard input is not a
     /// terminal).
     pub fn raw(prompt: &str) -> io::Result<Screen> {
-        let saved = stty(&["-g"])?;
         // -icanon: keys arrive one at a time; -echo: we draw them;
         // -isig: Ctrl-C is a key we handle (so the terminal is restored);
         // -ixon: Ctrl-S does not freeze output; min 1: reads wait for a key.
-        stty(&[
+        tty::enter(&[
             "-icanon", "-echo", "-isig", "-ixon", "-iexten", "min", "1", "time", "0",
         ])?;
-        *SAVED_SETTINGS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(saved.trim().to_string());
-        let columns = stty(&["size"])
-            .ok()
-            .and_then(|size| size.split_whitespace().nth(1)?.parse().ok())
-            .filter(|&columns: &usize| columns > 10)
-            .unwrap_or(80);
+        let columns = tty::columns().filter(|&columns| columns > 10).unwrap_or(80);
         let screen = Screen {
             interactive: true,
             prompt: prompt.to_string(),
@@ -197,7 +183,7 @@ impl Screen {
             let _ = write!(out, "\r\x1b[K");
             let _ = out.flush();
             drop(out);
-            restore_terminal();
+            tty::restore();
         }
     }
 }
@@ -206,30 +192,4 @@ impl Drop for Screen {
     fn drop(&mut self) {
         self.finish();
     }
-}
-
-/// Puts back the terminal settings saved by [`Screen::raw`], if any. Safe
-/// to call more than once and from any thread.
-pub fn restore_terminal() {
-    let saved = SAVED_SETTINGS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take();
-    if let Some(settings) = saved {
-        let _ = stty(&[&settings]);
-    }
-}
-
-/// Runs `stty` on our terminal (it works on its standard input, which it
-/// inherits from us) and returns what it printed.
-fn stty(args: &[&str]) -> io::Result<String> {
-    let output = Command::new("stty")
-        .args(args)
-        .stdin(Stdio::inherit())
-        .stderr(Stdio::null())
-        .output()?;
-    if !output.status.success() {
-        return Err(io::Error::other(format!("stty {} failed", args.join(" "))));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
