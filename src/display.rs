@@ -54,6 +54,7 @@ pub fn describe(message: &ServerMessage) -> Option<String> {
         // knows more (progress, where the file was saved).
         ServerMessage::Accepted { .. }
         | ServerMessage::Receiving { .. }
+        | ServerMessage::More { .. }
         | ServerMessage::Delivered { .. }
         | ServerMessage::File { .. }
         | ServerMessage::Data { .. }

@@ -14,6 +14,7 @@
 //! | `handshake.rs` | the first line: a full or a plain client, and a free nickname |
 //! | `session.rs` | the loop over one member's messages |
 //! | `relay.rs` | passing a file on, chunk by chunk |
+//! | `flow.rs` | a sender's credit: data in flight through the server |
 //! | `expiry.rs` | the clock: offers nobody answers, data that stops |
 //! | `registry.rs` | who is connected: the one `Mutex` every thread shares |
 //! | `transfers.rs` | the files in flight, inside the registry |
@@ -37,6 +38,8 @@ mod connection;
 mod console;
 #[path = "ftpserver/expiry.rs"]
 mod expiry;
+#[path = "ftpserver/flow.rs"]
+mod flow;
 #[path = "ftpserver/handshake.rs"]
 mod handshake;
 #[path = "ftpserver/ids.rs"]

@@ -108,6 +108,13 @@ pub enum ClientMessage<'a> {
         /// Where the next `DATA` starts in the file.
         offset: u64,
     },
+    /// `GOT BYTES`: a recipient has read BYTES more bytes of file data
+    /// (flow control; see [`crate::protocol::flow`]).
+    Got {
+        /// Bytes of `DATA` chunks read since the last `GOT`, all files
+        /// together.
+        bytes: u64,
+    },
     /// `RECEIVED ID ok` or `RECEIVED ID failed REASON`: a receiver reports
     /// how the file the server numbered ID turned out.
     Received {
@@ -182,6 +189,9 @@ impl<'a> ClientMessage<'a> {
             "FROM" => {
                 decode_offset(verb, rest).map(|(id, offset)| ClientMessage::From { id, offset })
             }
+            "GOT" => Ok(ClientMessage::Got {
+                bytes: parse_number(verb, "byte count", rest)?,
+            }),
             "RECEIVED" => {
                 let (id, outcome) = split_word(rest);
                 Ok(ClientMessage::Received {
@@ -237,6 +247,7 @@ impl<'a> ClientMessage<'a> {
             ClientMessage::From { id, offset } => {
                 push_line(out, &["FROM", &id.to_string(), &offset.to_string()]);
             }
+            ClientMessage::Got { bytes } => push_line(out, &["GOT", &bytes.to_string()]),
             ClientMessage::Received { id, outcome } => {
                 let [word, reason] = outcome.fields();
                 push_line(out, &["RECEIVED", &id.to_string(), word, reason]);
@@ -308,6 +319,7 @@ mod tests {
                 reason: "no thanks",
             },
             ClientMessage::From { id: 1, offset: 42 },
+            ClientMessage::Got { bytes: 1 << 33 },
             ClientMessage::Received {
                 id: 9,
                 outcome: Delivery::Failed("disk full"),

@@ -60,11 +60,13 @@ pub enum ErrorCode {
     Stalled,
     /// Data for a transfer that no recipient has accepted yet.
     NotAccepted,
+    /// More data than the sender's flow-control window allows.
+    Overrun,
 }
 
 impl ErrorCode {
     /// Every code, for lookups and tests.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::BadNick,
         ErrorCode::NickTaken,
         ErrorCode::ServerFull,
@@ -86,6 +88,7 @@ impl ErrorCode {
         ErrorCode::TooManyTransfers,
         ErrorCode::Stalled,
         ErrorCode::NotAccepted,
+        ErrorCode::Overrun,
     ];
 
     /// The code as it appears on the wire, e.g. `nick-taken`.
@@ -112,6 +115,7 @@ impl ErrorCode {
             ErrorCode::TooManyTransfers => "too-many-transfers",
             ErrorCode::Stalled => "stalled",
             ErrorCode::NotAccepted => "not-accepted",
+            ErrorCode::Overrun => "overrun",
         }
     }
 

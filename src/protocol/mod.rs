@@ -6,6 +6,7 @@
 //! | file | what it holds | `PROTOCOL.md` |
 //! |---|---|---|
 //! | [`framing`] | bytes into lines and chunks ([`FrameReader`]), and the limits that bound them | 1, 4.1, 6 |
+//! | [`flow`] | how much file data may be in flight, on each hop | 4.3 |
 //! | [`errors`] | the error codes ([`ErrorCode`]) and [`ProtocolError`] | 6 |
 //! | [`fields`] | the grammar of fields both directions share; nicknames | 1, 2.2 |
 //! | [`client`] | what a full client sends ([`ClientMessage`]) | 3.1, 4.1 |
@@ -37,6 +38,7 @@
 pub mod client;
 pub mod errors;
 pub mod fields;
+pub mod flow;
 pub mod framing;
 pub mod server;
 

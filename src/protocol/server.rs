@@ -121,6 +121,14 @@ pub enum ServerMessage<'a> {
         /// The first byte it needs.
         offset: u64,
     },
+    /// `MORE ID BYTES`: (to the sender) it may send BYTES more bytes of
+    /// transfer ID's data (flow control; see [`crate::protocol::flow`]).
+    More {
+        /// The sender's transfer id.
+        id: u64,
+        /// How many more bytes it may send.
+        bytes: u64,
+    },
     /// `FILE ID SIZE FROM NAME`: a file of SIZE bytes from FROM is coming;
     /// its `DATA`, `DONE` or `CANCEL` frames carry the server's number ID.
     File {
@@ -179,8 +187,8 @@ impl<'a> ServerMessage<'a> {
     pub fn decode(line: &'a str) -> Result<ServerMessage<'a>, ProtocolError> {
         let (verb, rest) = split_word(line);
         match verb {
-            "ACCEPTED" | "RECEIVING" | "REFUSED" | "DELIVERED" | "FILE" | "DATA" | "DONE"
-            | "CANCEL" => ServerMessage::decode_file_frame(verb, rest),
+            "ACCEPTED" | "RECEIVING" | "MORE" | "REFUSED" | "DELIVERED" | "FILE" | "DATA"
+            | "DONE" | "CANCEL" => ServerMessage::decode_file_frame(verb, rest),
             _ => ServerMessage::decode_chat_frame(verb, rest),
         }
     }
@@ -251,6 +259,13 @@ impl<'a> ServerMessage<'a> {
                     id: parse_number(verb, "transfer id", id)?,
                     nick: check_present(verb, "nickname", nick)?,
                     offset: parse_number(verb, "offset", offset)?,
+                })
+            }
+            "MORE" => {
+                let (id, bytes) = split_word(rest);
+                Ok(ServerMessage::More {
+                    id: parse_number(verb, "transfer id", id)?,
+                    bytes: parse_number(verb, "byte count", bytes)?,
                 })
             }
             "REFUSED" => {
@@ -325,6 +340,9 @@ impl<'a> ServerMessage<'a> {
                     out,
                     &["RECEIVING", &id.to_string(), nick, &offset.to_string()],
                 );
+            }
+            ServerMessage::More { id, bytes } => {
+                push_line(out, &["MORE", &id.to_string(), &bytes.to_string()]);
             }
             ServerMessage::Refused { id, code, text } => {
                 push_line(out, &["REFUSED", &id.to_string(), code, text]);
@@ -468,6 +486,10 @@ mod tests {
                 id: 3,
                 nick: "carol",
                 offset: 1 << 40,
+            },
+            ServerMessage::More {
+                id: 3,
+                bytes: 1 << 20,
             },
             ServerMessage::File {
                 id: 17,

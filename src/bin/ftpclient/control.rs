@@ -458,6 +458,7 @@ impl Client {
             ServerMessage::Receiving { id, nick, offset } => {
                 self.uploads.receiving(screen, connection, id, nick, offset);
             }
+            ServerMessage::More { id, bytes } => self.uploads.more(id, bytes),
             ServerMessage::Refused { id, text, .. } => self.uploads.refused(screen, id, text),
             ServerMessage::Delivered { id, nick, outcome } => {
                 self.uploads.delivered(screen, id, nick, outcome);

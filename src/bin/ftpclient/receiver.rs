@@ -4,7 +4,9 @@
 //! It reads through the connection's one [`FrameReader`], so lines and
 //! chunks come out whole however TCP split them. A line is passed on as
 //! text; a chunk is read into a buffer from the [`ChunkPool`], which bounds
-//! how much file data can be on its way to the disk (see `pool.rs`).
+//! how much file data can be on its way to the disk (see `pool.rs`). It
+//! acknowledges the file data it reads (`GOT`), so that the server keeps
+//! at most a window of it on its way here (see `ftpchat::protocol::flow`).
 //!
 //! # Silence
 //!
@@ -19,6 +21,7 @@ use crate::connection::Connection;
 use crate::events::{Ending, Event};
 use crate::pool::ChunkPool;
 use ftpchat::keepalive::{Keepalive, Silence, is_timeout};
+use ftpchat::protocol::flow::ACK_EVERY_BYTES;
 use ftpchat::protocol::{Chunk, ClientMessage, Frame, FrameReader};
 use ftpchat::trace;
 use std::io;
@@ -61,6 +64,7 @@ impl Receiver {
 
     /// Reads frames until the connection ends, and says how it ended.
     fn receive(&mut self) -> Ending {
+        let mut acks = Acknowledgements::default();
         loop {
             let event = match self.frames.read_frame() {
                 Ok(Some(frame)) => {
@@ -83,9 +87,31 @@ impl Receiver {
                 },
                 Err(error) => return Ending::Failed(error),
             };
+            if let Event::Chunk { bytes, .. } = &event {
+                acks.read(bytes.len() as u64, &self.connection);
+            }
             if self.events.send(event).is_err() {
                 return Ending::Closed; // the control loop has finished
             }
+        }
+    }
+}
+
+/// File data read and not yet acknowledged.
+#[derive(Default)]
+struct Acknowledgements {
+    unacknowledged: u64,
+}
+
+impl Acknowledgements {
+    /// `len` more bytes of file data have been read: acknowledges them
+    /// every [`ACK_EVERY_BYTES`] (see `ftpchat::protocol::flow`), so that
+    /// the server keeps at most a window of it on its way to us.
+    fn read(&mut self, len: u64, connection: &Connection) {
+        self.unacknowledged += len;
+        if self.unacknowledged >= ACK_EVERY_BYTES {
+            let bytes = std::mem::take(&mut self.unacknowledged);
+            let _ = connection.send(&ClientMessage::Got { bytes });
         }
     }
 }

@@ -13,7 +13,9 @@
 //! [`Command`]s, which the thread reads between two chunks: "a recipient
 //! needs the file from this offset" (it goes back, with `FROM`, if its
 //! data has already passed that offset; this is how a recipient that
-//! answered late still gets the whole file), and "stop". Because this one
+//! answered late still gets the whole file), "the server allows this much
+//! more data" (flow control: the thread sends only what the server can
+//! take at once, see `ftpchat::protocol::flow`), and "stop". Because this one
 //! thread writes every `DATA`, `FROM`, `DONE` and `CANCEL` of its file,
 //! they reach the server in the order they were decided.
 //!
@@ -24,6 +26,7 @@ use crate::connection::Connection;
 use crate::events::Event;
 use ftpchat::checksum::Cksum;
 use ftpchat::protocol::ClientMessage;
+use ftpchat::protocol::flow::SEND_WINDOW_BYTES;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
@@ -55,6 +58,8 @@ pub struct DataJob {
 pub enum Command {
     /// A recipient needs the file from this offset on.
     SendFrom(u64),
+    /// The server allows this many more bytes (`MORE`).
+    More(u64),
     /// Stop; with a reason, say so to the server with `CANCEL` first.
     Stop(Option<String>),
 }
@@ -107,6 +112,9 @@ struct Streamer {
     position: u64,
     /// The file's checksum, once one run has read all of it.
     checksum: Option<u32>,
+    /// How many more bytes of data the server allows (flow control: see
+    /// `ftpchat::protocol::flow`).
+    credit: u64,
 }
 
 /// How a run over the file ended.
@@ -131,6 +139,7 @@ fn run(job: DataJob, from: u64, commands: &Receiver<Command>) {
         events: job.events,
         position: 0,
         checksum: None,
+        credit: SEND_WINDOW_BYTES,
     };
     let mut from = Some(from);
     while let Some(start) = from.take() {
@@ -142,6 +151,7 @@ fn run(job: DataJob, from: u64, commands: &Receiver<Command>) {
                 match commands.recv() {
                     Ok(Command::SendFrom(offset)) if offset < sender.size => break Some(offset),
                     Ok(Command::SendFrom(_)) => {}
+                    Ok(Command::More(bytes)) => sender.credit += bytes,
                     Ok(Command::Stop(reason)) => {
                         sender.cancel(reason);
                         break None;
@@ -179,15 +189,8 @@ impl Streamer {
         };
         let mut offset = read_from;
         while offset < self.size {
-            match next_command(commands) {
-                Some(Command::SendFrom(wanted)) if wanted < self.position => {
-                    return RunEnd::Again(wanted);
-                }
-                Some(Command::Stop(reason)) => {
-                    self.cancel(reason);
-                    return RunEnd::Stopped;
-                }
-                _ => {}
+            if let Some(end) = self.obey(next_command(commands)) {
+                return end;
             }
             let chunk = match reader.next() {
                 Ok(chunk) => chunk,
@@ -196,6 +199,16 @@ impl Streamer {
             let chunk_end = offset + chunk.len() as u64;
             if chunk_end > start {
                 let skip = start.saturating_sub(offset) as usize;
+                let len = (chunk.len() - skip) as u64;
+                // Wait for credit, still obeying commands meanwhile (a
+                // cancel is prompt even when the server is slow to take).
+                while self.credit < len {
+                    if let Some(end) = self.obey(commands.recv().ok().or(Some(Command::Stop(None))))
+                    {
+                        return end;
+                    }
+                }
+                self.credit -= len;
                 if self.connection.send_data(self.id, &chunk[skip..]).is_err() {
                     return self.connection_lost();
                 }
@@ -209,6 +222,23 @@ impl Streamer {
             reader.give_back(chunk);
         }
         self.finish(&mut reader)
+    }
+
+    /// Acts on a command read between two chunks. Returns how the run
+    /// ends, if it does: a recipient needs bytes already sent, or a stop.
+    fn obey(&mut self, command: Option<Command>) -> Option<RunEnd> {
+        match command? {
+            Command::SendFrom(wanted) if wanted < self.position => Some(RunEnd::Again(wanted)),
+            Command::SendFrom(_) => None,
+            Command::More(bytes) => {
+                self.credit += bytes;
+                None
+            }
+            Command::Stop(reason) => {
+                self.cancel(reason);
+                Some(RunEnd::Stopped)
+            }
+        }
     }
 
     /// Sends `DONE` with the checksum (this run's, or an earlier one's).

@@ -277,6 +277,15 @@ impl Uploads {
         }
     }
 
+    /// `MORE`: the server allows `bytes` more of file `id`'s data.
+    pub fn more(&mut self, id: u64, bytes: u64) {
+        if let Some(upload) = self.active.get(&id) {
+            if let Phase::Sending { data, .. } | Phase::Reporting { data, .. } = &upload.phase {
+                data.command(Command::More(bytes));
+            }
+        }
+    }
+
     /// `REFUSED`: the server will not relay (any more of) file `id`.
     pub fn refused(&mut self, screen: &mut Screen, id: u64, text: &str) {
         let Some(upload) = self.active.remove(&id) else {

@@ -19,36 +19,49 @@
 //! (its stack and the kernel's bookkeeping), so a server holding thousands
 //! of quiet clients keeps one thread per client (the reader), not two.
 //!
-//! What is queued costs memory too, so the queue is bounded:
+//! # Two queues
 //!
-//! - **Backpressure.** Above [`SOFT_LIMIT_BYTES`] in its queue, a thread
-//!   that adds a frame first waits for the writer to catch up, for at most
-//!   a short while ([`CHAT_WAIT`] for chat, the stall timeout for file
-//!   data). A file is relayed at the pace of its slowest receiver, and
-//!   memory stays flat however large the file. Each queue counts only its
-//!   own bytes, so chat never waits because a file is queued. Chat does
-//!   not wait for a client that has stopped reading altogether (its writer
-//!   has finished nothing for [`STUCK_AFTER`]): waiting would not help, and
-//!   would slow everyone down while it is stuck.
-//! - **Eviction.** A client with more than [`HARD_LIMIT_BYTES`] queued, or
-//!   whose socket takes no data for the stall timeout
-//!   ([`DEFAULT_STALL_TIMEOUT`] unless `--stall-timeout` says otherwise),
-//!   is disconnected. A
-//!   stuck client therefore costs the others at most a short wait, and
-//!   never more than a bounded amount of memory.
+//! *Urgent* frames (chat and control lines) and *bulk* frames (a file's
+//! chunks, its `DONE` and `CANCEL`) have a queue each. The writer always
+//! empties the urgent queue first, so chat overtakes a file instead of
+//! waiting behind it, and bulk frames stay in order among themselves, so
+//! a file's `DONE` never overtakes its data.
+//!
+//! What is queued costs memory, so both queues are bounded:
+//!
+//! - **Chat.** Above [`SOFT_LIMIT_BYTES`] of urgent frames, a thread that
+//!   adds one first waits a moment ([`CHAT_WAIT`]) for the writer to catch
+//!   up, unless the client has stopped reading altogether (its writer has
+//!   finished nothing for [`STUCK_AFTER`]): then waiting would not help.
+//!   Above [`HARD_LIMIT_BYTES`], the client is disconnected.
+//! - **Files.** Adding a chunk never waits: flow control bounds how much
+//!   of each transfer can be queued (a sender's credit, see `flow.rs`), so
+//!   the thread reading a sender never stops for a slow recipient. Above
+//!   [`BULK_LIMIT_BYTES`] in all (many transfers to one slow client), the
+//!   client is disconnected.
+//! - **A client that stops reading** (its socket takes no data, or it
+//!   acknowledges none, for the stall timeout, [`DEFAULT_STALL_TIMEOUT`]
+//!   unless `--stall-timeout` says otherwise) is disconnected. A stuck
+//!   client therefore costs the others at most that wait.
+//!
+//! # The receive window
+//!
+//! A client that acknowledges the file data it reads (`GOT`) is handed at
+//! most [`RECEIVE_WINDOW_BYTES`] of it beyond its last acknowledgement:
+//! the writer holds the rest back. The kernel's send buffer therefore
+//! never holds megabytes of file data ahead of a chat line: the urgent
+//! queue can only overtake what is still in the outbox, not bytes already
+//! handed to the kernel.
 //!
 //! Because only the writer thread writes to the socket and it writes whole
 //! frames, frames from different threads never interleave on the wire.
-//!
-//! Two queues share the outbox: *urgent* (chat and control lines) and
-//! *bulk* (file frames). The writer always empties the urgent queue first,
-//! so chat overtakes a large file instead of waiting behind it.
 //!
 //! An [`Outbox`] is a handle: cloning it is cheap (it counts a reference
 //! to the one shared queue), so the client's own handler, its writer
 //! thread and the registry each hold one.
 
 use ftpchat::keepalive::is_timeout;
+use ftpchat::protocol::flow::RECEIVE_WINDOW_BYTES;
 use ftpchat::protocol::write_all_vectored;
 use ftpchat::trace;
 use std::collections::VecDeque;
@@ -63,12 +76,20 @@ use std::time::{Duration, Instant};
 /// times without copying.
 pub type Frame = Arc<Vec<u8>>;
 
-/// Bytes in one queue above which adding a frame to it waits for the writer.
+/// Something kept alive with a bulk frame until the frame has been written
+/// or thrown away (a chunk's flow-control token, see `flow.rs`).
+pub type Token = Arc<dyn Send + Sync>;
+
+/// Bytes of urgent frames above which adding one waits for the writer.
 pub const SOFT_LIMIT_BYTES: usize = 256 * 1024;
 
-/// Bytes in both queues above which the client is disconnected: it has
+/// Bytes of urgent frames above which the client is disconnected: it has
 /// stopped reading, or reads far slower than the room talks.
 pub const HARD_LIMIT_BYTES: usize = 4 * 1024 * 1024;
+
+/// Bytes of bulk frames above which the client is disconnected: more
+/// files than it can take are on their way to it.
+pub const BULK_LIMIT_BYTES: usize = 64 * 1024 * 1024;
 
 /// How long a chat message waits for a slow client's queue to drain
 /// before it is queued anyway: short, so one stuck client delays the room
@@ -79,8 +100,8 @@ pub const CHAT_WAIT: Duration = Duration::from_millis(50);
 /// chat no longer waits for it.
 pub const STUCK_AFTER: Duration = Duration::from_millis(200);
 
-/// How long a client's socket may refuse data before the client is
-/// disconnected. This also bounds how long a file transfer waits for it.
+/// How long a client's socket may refuse data (or the client acknowledge
+/// none) before the client is disconnected.
 pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a writer thread waits for more frames before it ends. Long
@@ -100,8 +121,7 @@ const MAX_FRAMES_PER_WRITE: usize = 64;
 pub enum Priority {
     /// Chat and control lines: sent before any bulk frame.
     Urgent,
-    /// File frames: sent when no urgent frame waits. They stay in order
-    /// among themselves, so a file's `DONE` never overtakes its data.
+    /// File frames: sent when no urgent frame waits, in order.
     Bulk,
 }
 
@@ -116,10 +136,11 @@ pub struct Outbox {
 
 /// What every handle of one outbox shares.
 struct Shared {
-    /// The queue and its state; held only for quick queue operations,
+    /// The queues and their state; held only for quick queue operations,
     /// never while writing to the socket.
     queue: Mutex<Queue>,
-    /// Signalled when a frame is added or the outbox closes: wakes the writer.
+    /// Signalled when a frame is added, an acknowledgement comes, or the
+    /// outbox closes: wakes the writer.
     frame_added: Condvar,
     /// Signalled after the writer has sent frames: wakes waiting senders.
     frames_sent: Condvar,
@@ -136,15 +157,37 @@ struct Shared {
     trace_peer: Option<SocketAddr>,
 }
 
+/// A queued file frame.
+struct BulkFrame {
+    frame: Frame,
+    /// Bytes of file data in it (a `DATA` chunk's length; 0 otherwise),
+    /// for the receive window.
+    data_len: u64,
+    /// Kept alive until the frame is written or thrown away.
+    _token: Option<Token>,
+}
+
+/// The receive window of a client that acknowledges what it reads.
+struct Window {
+    /// Bytes of file data the client says it has read.
+    acked: u64,
+    /// Since when the window has been full, with file data waiting.
+    full_since: Option<Instant>,
+}
+
 struct Queue {
     urgent: VecDeque<Frame>,
-    bulk: VecDeque<Frame>,
+    bulk: VecDeque<BulkFrame>,
     /// Bytes of urgent frames queued or being written right now.
     urgent_bytes: usize,
     /// Bytes of bulk frames queued or being written right now.
     bulk_bytes: usize,
-    /// No more frames are accepted; the writer sends what is queued, then
-    /// shuts the socket down.
+    /// Bytes of file data written to the socket.
+    data_written: u64,
+    /// The receive window, once the client has acknowledged anything.
+    window: Option<Window>,
+    /// No more frames are accepted; the writer sends the urgent ones
+    /// queued, then shuts the socket down.
     closed: bool,
     /// Why the connection was cut from this side, if it was.
     failure: Option<String>,
@@ -154,6 +197,11 @@ struct Queue {
     writer_running: bool,
 }
 
+/// Frames taken out of a queue that failed, to drop once its lock is
+/// released (dropping a chunk's token may send a frame to another client,
+/// whose outbox has a lock of its own: never take two at once).
+type Discarded = (VecDeque<Frame>, VecDeque<BulkFrame>);
+
 impl Queue {
     fn new() -> Queue {
         Queue {
@@ -161,6 +209,8 @@ impl Queue {
             bulk: VecDeque::new(),
             urgent_bytes: 0,
             bulk_bytes: 0,
+            data_written: 0,
+            window: None,
             closed: false,
             failure: None,
             last_progress: Instant::now(),
@@ -172,34 +222,22 @@ impl Queue {
         self.urgent.is_empty() && self.bulk.is_empty()
     }
 
-    /// Whether adding a frame of `priority` should wait for the writer:
-    /// its queue is over the soft limit, and (for chat) the writer is still
-    /// making progress, so waiting will help.
-    fn should_wait(&self, priority: Priority) -> bool {
+    /// Whether adding a chat frame should wait for the writer: its queue
+    /// is over the soft limit, and the writer is still making progress,
+    /// so waiting will help.
+    fn should_wait(&self) -> bool {
         let stuck = self.last_progress.elapsed() >= STUCK_AFTER;
-        let over = self.bytes(priority) > SOFT_LIMIT_BYTES;
-        over && !self.closed && !(priority == Priority::Urgent && stuck)
+        self.urgent_bytes > SOFT_LIMIT_BYTES && !self.closed && !stuck
     }
 
-    /// Adds `frame` to the queue for `priority`.
-    fn push(&mut self, frame: Frame, priority: Priority) {
-        match priority {
-            Priority::Urgent => {
-                self.urgent_bytes += frame.len();
-                self.urgent.push_back(frame);
+    /// Whether the next bulk frame may go to the socket now: the receive
+    /// window (if the client keeps one) has room for its data.
+    fn window_open(&self) -> bool {
+        match (&self.window, self.bulk.front()) {
+            (Some(window), Some(next)) if next.data_len > 0 => {
+                self.data_written.saturating_sub(window.acked) < RECEIVE_WINDOW_BYTES
             }
-            Priority::Bulk => {
-                self.bulk_bytes += frame.len();
-                self.bulk.push_back(frame);
-            }
-        }
-    }
-
-    /// Bytes in the queue for `priority`.
-    fn bytes(&self, priority: Priority) -> usize {
-        match priority {
-            Priority::Urgent => self.urgent_bytes,
-            Priority::Bulk => self.bulk_bytes,
+            _ => true,
         }
     }
 }
@@ -241,42 +279,108 @@ impl Outbox {
         self.shared.stall_timeout
     }
 
-    /// Queues `frame` for sending. If its queue holds more than
-    /// [`SOFT_LIMIT_BYTES`], first waits up to [`CHAT_WAIT`] (urgent) or
-    /// the stall timeout (bulk) for the writer to catch up. If both queues
-    /// together would exceed [`HARD_LIMIT_BYTES`], the client is
-    /// disconnected instead. A frame for a closed outbox is dropped: its
-    /// connection is ending, and the handler reports why.
+    /// Queues `frame`. An urgent frame first waits up to [`CHAT_WAIT`] if
+    /// over [`SOFT_LIMIT_BYTES`] of them are queued; past a hard limit the
+    /// client is disconnected instead. A frame for a closed outbox is
+    /// dropped: its connection is ending, and the handler reports why.
     pub fn send(&self, frame: Frame, priority: Priority) {
-        let shared = &*self.shared;
-        let max_wait = match priority {
-            Priority::Urgent => CHAT_WAIT,
-            Priority::Bulk => shared.stall_timeout,
+        let bulk = BulkFrame {
+            frame,
+            data_len: 0,
+            _token: None,
         };
+        match priority {
+            Priority::Urgent => self.push_urgent(bulk.frame),
+            Priority::Bulk => self.push_bulk(bulk),
+        }
+    }
+
+    /// Queues a `DATA` frame with `data_len` bytes of file data, keeping
+    /// `token` alive until it has been written or thrown away. Never waits.
+    pub fn send_chunk(&self, frame: Frame, data_len: usize, token: Token) {
+        self.push_bulk(BulkFrame {
+            frame,
+            data_len: data_len as u64,
+            _token: Some(token),
+        });
+    }
+
+    fn push_urgent(&self, frame: Frame) {
+        let shared = &*self.shared;
         let queue = shared.lock();
         let (mut queue, _) = shared
             .frames_sent
-            .wait_timeout_while(queue, max_wait, |queue| queue.should_wait(priority))
+            .wait_timeout_while(queue, CHAT_WAIT, |queue| queue.should_wait())
             .unwrap_or_else(PoisonError::into_inner);
         if queue.closed {
             return;
         }
-        if queue.urgent_bytes + queue.bulk_bytes + frame.len() > HARD_LIMIT_BYTES {
+        if queue.urgent_bytes + frame.len() > HARD_LIMIT_BYTES {
             let reason = format!(
                 "send queue full: over {} KiB unread",
                 HARD_LIMIT_BYTES / 1024
             );
-            return shared.fail(&mut queue, reason);
+            let discarded = shared.fail(&mut queue, reason);
+            drop(queue);
+            return drop(discarded);
         }
-        queue.push(frame, priority);
+        queue.urgent_bytes += frame.len();
+        queue.urgent.push_back(frame);
+        self.wake_writer(queue);
+    }
+
+    fn push_bulk(&self, bulk: BulkFrame) {
+        let shared = &*self.shared;
+        let mut queue = shared.lock();
+        if queue.closed {
+            drop(queue);
+            return drop(bulk); // its token, outside the lock
+        }
+        if queue.bulk_bytes + bulk.frame.len() > BULK_LIMIT_BYTES {
+            let reason = format!(
+                "too much file data queued: over {} MiB",
+                BULK_LIMIT_BYTES >> 20
+            );
+            let discarded = shared.fail(&mut queue, reason);
+            drop(queue);
+            drop(discarded);
+            return drop(bulk);
+        }
+        queue.bulk_bytes += bulk.frame.len();
+        queue.bulk.push_back(bulk);
+        self.wake_writer(queue);
+    }
+
+    /// Makes sure a writer will send what was just queued: starts one if
+    /// none is running, or wakes the one that is.
+    fn wake_writer(&self, mut queue: MutexGuard<'_, Queue>) {
         let start_writer = !queue.writer_running;
         queue.writer_running = true;
         drop(queue);
         if start_writer {
             self.start_writer();
         } else {
-            shared.frame_added.notify_one();
+            self.shared.frame_added.notify_one();
         }
+    }
+
+    /// `GOT`: the client has read `bytes` more bytes of file data. Opens
+    /// its receive window by that much (and keeps one from now on).
+    pub fn acknowledge(&self, bytes: u64) {
+        let mut queue = self.shared.lock();
+        let written = queue.data_written;
+        let window = queue.window.get_or_insert(Window {
+            acked: 0,
+            full_since: None,
+        });
+        // A client cannot have read more than it was sent.
+        let acked = window.acked.saturating_add(bytes).min(written);
+        if acked > window.acked {
+            window.acked = acked;
+            window.full_since = None;
+        }
+        drop(queue);
+        self.shared.frame_added.notify_all();
     }
 
     /// Starts the writer thread. If the system has no thread to give (a
@@ -291,23 +395,29 @@ impl Outbox {
             let mut queue = self.shared.lock();
             queue.writer_running = false;
             let reason = format!("cannot start a writer thread: {error}");
-            self.shared.fail(&mut queue, reason);
+            let discarded = self.shared.fail(&mut queue, reason);
+            drop(queue);
+            drop(discarded);
             self.shared.writer_ended.notify_all();
         }
     }
 
-    /// Closes the outbox: frames already queued are still sent, then the
-    /// connection is shut down. Later frames are dropped.
+    /// Closes the outbox: urgent frames already queued (a goodbye, an
+    /// error) are still sent, file data is not, then the connection is
+    /// shut down. Later frames are dropped.
     pub fn close(&self) {
         let shared = &*self.shared;
         let mut queue = shared.lock();
         queue.closed = true;
+        let bulk = std::mem::take(&mut queue.bulk);
+        queue.bulk_bytes = 0;
         if !queue.writer_running {
             // Nothing is queued (a writer would be running), so nothing
             // is left to send: shut down now.
             let _ = shared.stream.shutdown(Shutdown::Both);
         }
         drop(queue);
+        drop(bulk);
         shared.frame_added.notify_all();
         shared.frames_sent.notify_all();
     }
@@ -328,6 +438,16 @@ impl Outbox {
     }
 }
 
+/// What the writer does next.
+enum Next {
+    /// Write these urgent frames.
+    Urgent(Vec<Frame>),
+    /// Write this bulk frame.
+    Bulk(BulkFrame),
+    /// End the thread.
+    End,
+}
+
 impl Shared {
     /// Locks the queue. If another thread panicked while holding the lock,
     /// the queue is still consistent (every change to it is a single
@@ -337,46 +457,53 @@ impl Shared {
     }
 
     /// Cuts the connection from this side, for `reason`: what is queued is
-    /// dropped, and every thread waiting on the outbox or the socket wakes.
-    fn fail(&self, queue: &mut Queue, reason: String) {
+    /// taken out (for the caller to drop once the lock is released), and
+    /// every thread waiting on the outbox or the socket wakes.
+    fn fail(&self, queue: &mut Queue, reason: String) -> Discarded {
         if queue.failure.is_none() {
             queue.failure = Some(reason);
         }
         queue.closed = true;
-        queue.urgent.clear();
-        queue.bulk.clear();
+        queue.urgent_bytes = 0;
+        queue.bulk_bytes = 0;
+        let discarded = (
+            std::mem::take(&mut queue.urgent),
+            std::mem::take(&mut queue.bulk),
+        );
         // Shutting the socket down wakes every thread blocked on it: the
         // writer (its write fails) and the client's handler (its read
         // sees end of file), so the connection ends promptly.
         let _ = self.stream.shutdown(Shutdown::Both);
         self.frame_added.notify_all();
         self.frames_sent.notify_all();
+        discarded
     }
 
     /// The writer thread's body: sends queued frames (urgent ones first)
     /// until the queue has been empty for [`LINGER`], or the outbox is
-    /// closed and empty (then it shuts the connection down), or the socket
-    /// fails.
+    /// closed and its urgent frames sent (then it shuts the connection
+    /// down), or the socket fails.
     fn run_writer(&self) {
-        let mut batch: Vec<Frame> = Vec::new();
         loop {
-            let Some(priority) = self.next_batch(&mut batch) else {
-                return;
+            let (priority, frames, bulk) = match self.next() {
+                Next::Urgent(frames) => (Priority::Urgent, frames, None),
+                Next::Bulk(bulk) => (Priority::Bulk, vec![Arc::clone(&bulk.frame)], Some(bulk)),
+                Next::End => return,
             };
             // The lock is released: the slow part happens without it.
-            let sent_bytes: usize = batch.iter().map(|frame| frame.len()).sum();
-            let parts: Vec<&[u8]> = batch.iter().map(|frame| frame.as_slice()).collect();
+            let sent_bytes: usize = frames.iter().map(|frame| frame.len()).sum();
+            let parts: Vec<&[u8]> = frames.iter().map(|frame| frame.as_slice()).collect();
             if let Some(peer) = self.trace_peer {
-                trace_sent(peer, &batch);
+                trace_sent(peer, &frames);
             }
             let result = write_all_vectored(&mut &*self.stream, &parts);
             drop(parts);
-            batch.clear();
             let mut queue = self.lock();
             match priority {
                 Priority::Urgent => queue.urgent_bytes -= sent_bytes,
-                Priority::Bulk => queue.bulk_bytes -= sent_bytes,
+                Priority::Bulk => queue.bulk_bytes = queue.bulk_bytes.saturating_sub(sent_bytes),
             }
+            queue.data_written += bulk.as_ref().map_or(0, |bulk| bulk.data_len);
             self.frames_sent.notify_all();
             if let Err(error) = result {
                 let reason = match is_timeout(&error) {
@@ -386,46 +513,78 @@ impl Shared {
                     ),
                     false => format!("write failed: {error}"),
                 };
-                self.fail(&mut queue, reason);
-                return self.end_writer(queue);
+                let discarded = self.fail(&mut queue, reason);
+                self.end_writer(queue);
+                drop(discarded);
+                return drop(bulk);
             }
             queue.last_progress = Instant::now();
+            drop(queue);
+            drop(bulk); // a chunk's token goes, outside the lock
         }
     }
 
-    /// Waits for frames and moves the next batch into `batch`: urgent
+    /// Waits for something to write and takes it off the queue: urgent
     /// frames first, as many as one system call takes; a bulk frame only
-    /// when no urgent one waits. Returns the batch's priority, or `None`
-    /// when the writer should end (idle for [`LINGER`], or closed and
-    /// empty, after shutting the connection down).
-    fn next_batch(&self, batch: &mut Vec<Frame>) -> Option<Priority> {
+    /// when no urgent one waits and the receive window has room. Returns
+    /// [`Next::End`] when the writer should end: idle for [`LINGER`], or
+    /// closed with its urgent frames sent (after shutting the connection
+    /// down), or a client that acknowledges nothing for the stall timeout
+    /// (after cutting it off).
+    fn next(&self) -> Next {
         let mut queue = self.lock();
-        while queue.is_empty() {
-            if queue.closed {
-                // Everything has been sent: say goodbye to the peer.
-                let _ = self.stream.shutdown(Shutdown::Both);
-                self.end_writer(queue);
-                return None;
+        loop {
+            if !queue.urgent.is_empty() {
+                let count = queue.urgent.len().min(MAX_FRAMES_PER_WRITE);
+                return Next::Urgent(queue.urgent.drain(..count).collect());
             }
+            if queue.closed {
+                // Everything urgent has been sent: say goodbye to the peer.
+                let _ = self.stream.shutdown(Shutdown::Both);
+                let bulk = std::mem::take(&mut queue.bulk);
+                self.end_writer(queue);
+                drop(bulk);
+                return Next::End;
+            }
+            if !queue.bulk.is_empty() && queue.window_open() {
+                let bulk = queue.bulk.pop_front().expect("not empty");
+                return Next::Bulk(bulk);
+            }
+            let waiting_for_acks = !queue.bulk.is_empty();
+            if waiting_for_acks && self.acks_stalled(&mut queue) {
+                let secs = self.stall_timeout.as_secs_f64();
+                let reason = format!("not reading: no data acknowledged for {secs} s");
+                let discarded = self.fail(&mut queue, reason);
+                self.end_writer(queue);
+                drop(discarded);
+                return Next::End;
+            }
+            let wait = if waiting_for_acks {
+                self.stall_timeout
+            } else {
+                LINGER
+            };
             let (guard, waited) = self
                 .frame_added
-                .wait_timeout(queue, LINGER)
+                .wait_timeout(queue, wait)
                 .unwrap_or_else(PoisonError::into_inner);
             queue = guard;
             if waited.timed_out() && queue.is_empty() && !queue.closed {
                 // Idle: end, and let the next frame start a new one.
                 self.end_writer(queue);
-                return None;
+                return Next::End;
             }
         }
-        let count = queue.urgent.len().min(MAX_FRAMES_PER_WRITE);
-        batch.extend(queue.urgent.drain(..count));
-        if batch.is_empty() {
-            batch.extend(queue.bulk.pop_front());
-            Some(Priority::Bulk)
-        } else {
-            Some(Priority::Urgent)
-        }
+    }
+
+    /// Whether a client whose window is full has acknowledged nothing for
+    /// the stall timeout (the clock starts when the window fills).
+    fn acks_stalled(&self, queue: &mut Queue) -> bool {
+        let Some(window) = &mut queue.window else {
+            return false;
+        };
+        let since = *window.full_since.get_or_insert_with(Instant::now);
+        since.elapsed() >= self.stall_timeout
     }
 
     /// Marks the writer thread as ended (with the queue locked, so that a
@@ -469,6 +628,13 @@ mod tests {
         Arc::new(text.as_bytes().to_vec())
     }
 
+    /// A chunk frame: a `DATA` header and `len` bytes.
+    fn chunk(len: usize) -> Frame {
+        let mut frame = format!("DATA 1 {len}\n").into_bytes();
+        frame.resize(frame.len() + len, b'x');
+        Arc::new(frame)
+    }
+
     #[test]
     fn frames_arrive_whole_and_in_order_then_the_connection_closes() {
         let (outbox, far) = outbox(Duration::from_secs(5));
@@ -489,13 +655,19 @@ mod tests {
         // been slow to read while they came in.
         {
             let mut queue = outbox.shared.lock();
-            queue.push(frame("DATA 1 0\n"), Priority::Bulk);
-            queue.push(frame("DONE 1 5\n"), Priority::Bulk);
-            queue.push(frame("CHAT a hi\n"), Priority::Urgent);
+            for line in ["DATA 1 0\n", "DONE 1 5\n"] {
+                queue.bulk_bytes += line.len();
+                queue.bulk.push_back(BulkFrame {
+                    frame: frame(line),
+                    data_len: 0,
+                    _token: None,
+                });
+            }
+            queue.urgent_bytes += "CHAT a hi\n".len();
+            queue.urgent.push_back(frame("CHAT a hi\n"));
             queue.writer_running = true;
         }
         outbox.start_writer();
-        outbox.close();
         let mut lines = BufReader::new(far).lines().map(Result::unwrap);
         assert_eq!(lines.next().as_deref(), Some("CHAT a hi"));
         assert_eq!(lines.next().as_deref(), Some("DATA 1 0"));
@@ -503,19 +675,84 @@ mod tests {
     }
 
     #[test]
-    fn a_client_that_stops_reading_is_cut_off_after_the_stall_timeout() {
+    fn file_data_never_waits_and_a_client_that_stops_reading_is_cut_off() {
         let (outbox, _far) = outbox(Duration::from_millis(300)); // never read
-        let chunk: Frame = Arc::new(vec![0; 64 * 1024]);
+        let token: Token = Arc::new(());
         let started = Instant::now();
-        // Bulk frames wait for the writer (backpressure), so this loop is
-        // slowed down, and then ends when the client is cut off.
+        for _ in 0..64 {
+            outbox.send_chunk(chunk(256 * 1024), 256 * 1024, Arc::clone(&token));
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(200),
+            "queueing waited"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
         while outbox.failure().is_none() {
-            outbox.send(Arc::clone(&chunk), Priority::Bulk);
-            assert!(started.elapsed() < Duration::from_secs(10), "never cut off");
+            assert!(Instant::now() < deadline, "never cut off");
+            std::thread::sleep(Duration::from_millis(10)); // polling a result
         }
         assert_eq!(
             outbox.failure().as_deref(),
             Some("not reading: no data accepted for 0.3 s")
+        );
+        // Every chunk is written or thrown away: only our token is left.
+        while Arc::strong_count(&token) > 1 {
+            assert!(Instant::now() < deadline, "chunks kept after the end");
+            std::thread::sleep(Duration::from_millis(10)); // polling a result
+        }
+    }
+
+    #[test]
+    fn the_receive_window_holds_file_data_back_but_not_chat() {
+        let (outbox, far) = outbox(Duration::from_secs(5));
+        outbox.acknowledge(0); // this client keeps a window
+        let len = 512 * 1024;
+        let chunks = (RECEIVE_WINDOW_BYTES as usize / len) + 2;
+        for _ in 0..chunks {
+            outbox.send_chunk(chunk(len), len, Arc::new(()));
+        }
+        outbox.send(frame("CHAT a hi\n"), Priority::Urgent);
+        // Read until the chat line: only a window of file data may come
+        // first, however much is queued.
+        let mut reader = BufReader::new(far);
+        let mut data = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "CHAT a hi\n" {
+                break;
+            }
+            let mut skip = vec![0; len];
+            reader.read_exact(&mut skip).unwrap();
+            data += len as u64;
+        }
+        assert!(
+            data <= RECEIVE_WINDOW_BYTES,
+            "{data} bytes of file before the chat"
+        );
+        // Acknowledging lets the rest through.
+        outbox.acknowledge(len as u64);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, format!("DATA 1 {len}\n"));
+    }
+
+    #[test]
+    fn a_client_that_acknowledges_nothing_is_cut_off() {
+        let (outbox, _far) = outbox(Duration::from_millis(300));
+        outbox.acknowledge(0);
+        let len = 1024 * 1024;
+        for _ in 0..4 {
+            outbox.send_chunk(chunk(len), len, Arc::new(()));
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while outbox.failure().is_none() {
+            assert!(Instant::now() < deadline, "never cut off");
+            std::thread::sleep(Duration::from_millis(10)); // polling a result
+        }
+        assert_eq!(
+            outbox.failure().as_deref(),
+            Some("not reading: no data acknowledged for 0.3 s")
         );
     }
 

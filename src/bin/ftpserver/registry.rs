@@ -366,11 +366,6 @@ impl Clients {
             .then(|| registry.transfers.plan_chunk(id, len))
     }
 
-    /// The sender's thread has queued a chunk of relay `id`.
-    pub fn chunk_queued(&self, id: RelayId) {
-        self.lock().transfers.chunk_queued(id);
-    }
-
     /// `FROM`: the sender's next data for relay `id` starts at `offset`;
     /// `None` if the relay is gone.
     pub fn go_back(&self, id: RelayId, offset: u64) -> Option<Result<(), TransferError>> {

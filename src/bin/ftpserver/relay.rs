@@ -23,7 +23,7 @@
 
 use crate::ids::{ClientId, RelayId};
 use crate::log::log;
-use crate::outbox::{Frame, Outbox, Priority};
+use crate::outbox::{Frame, Outbox, Priority, Token};
 use crate::plain::{ClientKind, encode_for, reply_error};
 use crate::shared::Server;
 use crate::transfers::ChunkPlan;
@@ -122,8 +122,8 @@ impl Files {
     }
 
     /// `DATA`: reads one chunk and queues it for every recipient whose
-    /// offset is inside it. May wait for slow recipients: that is the
-    /// backpressure.
+    /// offset is inside it. Never waits for a recipient: the sender's
+    /// credit (see `flow.rs`) bounds what is queued.
     ///
     /// # Errors
     ///
@@ -152,13 +152,12 @@ impl Files {
         let plan = match clients.plan_chunk(relay, len) {
             Some(Ok(plan)) => plan,
             Some(Err(error)) => {
-                self.abandon(sender, id, &error.text);
+                self.abandon(sender, id, error.code, &error.text);
                 return Ok(());
             }
             None => return no_such_transfer(sender, id),
         };
-        queue_chunk(relay, Arc::new(frame), header_len, plan);
-        clients.chunk_queued(relay);
+        queue_chunk(relay, Arc::new(frame), header_len, len, plan);
         Ok(())
     }
 
@@ -182,7 +181,7 @@ impl Files {
         };
         let complete = match sender.server.clients.done(relay, checksum) {
             Some(Ok(complete)) => complete,
-            Some(Err(error)) => return self.abandon(sender, id, &error.text),
+            Some(Err(error)) => return self.abandon(sender, id, error.code, &error.text),
             None => return no_such_transfer(sender, id).unwrap_or_default(),
         };
         let done = ServerMessage::Done {
@@ -234,14 +233,18 @@ impl Files {
         Some(relay)
     }
 
-    /// Stops a transfer whose data does not match its announced size: the
-    /// recipients discard it, and the sender is told why.
-    fn abandon(&mut self, sender: &FileSender, id: u64, why: &str) {
+    /// Stops a transfer whose sender broke its rules (data that does not
+    /// match the announced size, or beyond its credit): the recipients
+    /// discard it, and the sender is told why.
+    fn abandon(&mut self, sender: &FileSender, id: u64, code: ErrorCode, why: &str) {
         if let Some(relay) = self.sending.remove(&id) {
-            let reason = format!("the sender sent {why}");
+            let reason = match code {
+                ErrorCode::WrongSize => format!("the sender sent {why}"),
+                _ => format!("the sender broke the rules: {why}"),
+            };
             sender.server.clients.cancel_relay(relay, &reason);
         }
-        refuse(sender, id, ErrorCode::WrongSize, why);
+        refuse(sender, id, code, why);
     }
 }
 
@@ -313,15 +316,17 @@ fn reply(sender: &FileSender, message: &ServerMessage) {
     sender.outbox.send(frame, Priority::Urgent);
 }
 
-/// Queues one chunk (`frame`: its header, `header_len` bytes, then the
-/// chunk) for the recipients of `plan`. Those at the chunk's start share
-/// the one frame; one that already has the chunk's first bytes (it
-/// accepted from the middle of it) gets a frame of the rest. May wait for
-/// slow recipients: that is the backpressure.
-fn queue_chunk(relay: RelayId, frame: Frame, header_len: usize, plan: ChunkPlan) {
+/// Queues one chunk (`frame`: its header, `header_len` bytes, then `len`
+/// bytes of the chunk) for the recipients of `plan`. Those at the chunk's
+/// start share the one frame; one that already has the chunk's first
+/// bytes (it accepted from the middle of it) gets a frame of the rest.
+/// Never waits: the sender's credit bounds what is queued, and comes back
+/// as the recipients take the chunk (backpressure, without blocking).
+fn queue_chunk(relay: RelayId, frame: Frame, header_len: usize, len: usize, plan: ChunkPlan) {
+    let token: Token = plan.token;
     for (outbox, skip) in plan.receivers {
         if skip == 0 {
-            outbox.send(Arc::clone(&frame), Priority::Bulk);
+            outbox.send_chunk(Arc::clone(&frame), len, Arc::clone(&token));
             continue;
         }
         let rest = &frame[header_len + skip..];
@@ -332,6 +337,6 @@ fn queue_chunk(relay: RelayId, frame: Frame, header_len: usize, plan: ChunkPlan)
         };
         header.encode(&mut tail);
         tail.extend_from_slice(rest);
-        outbox.send(Arc::new(tail), Priority::Bulk);
+        outbox.send_chunk(Arc::new(tail), rest.len(), Arc::clone(&token));
     }
 }

@@ -198,7 +198,10 @@ impl<'a> Session<'a> {
                 return None;
             }
         };
-        if !matches!(message, ClientMessage::Chat { .. }) {
+        if !matches!(
+            message,
+            ClientMessage::Chat { .. } | ClientMessage::Got { .. }
+        ) {
             // Relay earlier chat first, so that everything keeps its order.
             self.flush_batch();
         }
@@ -209,6 +212,7 @@ impl<'a> Session<'a> {
             ClientMessage::Quit => return Some(self.quit()),
             ClientMessage::Ping { token } => self.reply(&ServerMessage::Pong { token }),
             ClientMessage::Pong { .. } => {}
+            ClientMessage::Got { bytes } => self.outbox.acknowledge(bytes),
             ClientMessage::Hello { .. } => {
                 self.reply_error(ErrorCode::AlreadyRegistered, "already joined");
             }

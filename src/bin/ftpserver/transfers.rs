@@ -35,6 +35,7 @@
 //! methods change the map and return the frames to send; the registry
 //! sends them after releasing the lock.
 
+use crate::flow::{ChunkToken, Flow};
 use crate::ids::{ClientId, RelayId};
 use crate::outbox::{Frame, Outbox, Priority};
 use ftpchat::protocol::{Delivery, ErrorCode, ServerMessage};
@@ -72,9 +73,8 @@ pub struct Relay {
     pub offer_deadline: Instant,
     /// When data last moved (or someone accepted), for the stall rule.
     pub last_progress: Instant,
-    /// The sender's thread is queueing a chunk, and may be waiting for a
-    /// slow recipient: a pause now is not the sender's.
-    pub queueing: bool,
+    /// The sender's credit (see `flow.rs`).
+    pub flow: Arc<Flow>,
 }
 
 /// One recipient of a file.
@@ -113,6 +113,8 @@ pub struct Report {
 pub struct ChunkPlan {
     /// `(outbox, bytes of the chunk to skip)` for each recipient.
     pub receivers: Vec<(Outbox, usize)>,
+    /// Travels with every copy; frees the sender's credit when all are gone.
+    pub token: Arc<ChunkToken>,
 }
 
 /// Why a frame about a transfer cannot be used.
@@ -228,11 +230,13 @@ impl Transfers {
     }
 
     /// `DATA`: where a chunk of `len` bytes from the sender goes. Moves the
-    /// sender's position and the offsets of those who get it on.
+    /// sender's position and the offsets of those who get it on, and uses
+    /// the sender's credit.
     ///
     /// # Errors
     ///
-    /// The chunk would take the file past its announced size.
+    /// The chunk would take the file past its announced size, or is more
+    /// than the sender's credit allows.
     pub fn plan_chunk(&mut self, id: RelayId, len: usize) -> Result<ChunkPlan, TransferError> {
         let relay = self
             .relays
@@ -244,6 +248,10 @@ impl Transfers {
             let text = format!("more data than the {} bytes announced", relay.size);
             return Err(TransferError::new(ErrorCode::WrongSize, text));
         }
+        let token = relay
+            .flow
+            .receive(len)
+            .map_err(|text| TransferError::new(ErrorCode::Overrun, text))?;
         let mut receivers = Vec::new();
         for entry in relay.recipients.values_mut() {
             if let Stage::Receiving(offset) = entry.stage {
@@ -256,16 +264,7 @@ impl Transfers {
         relay.position = end;
         relay.done = None;
         relay.last_progress = Instant::now();
-        relay.queueing = true;
-        Ok(ChunkPlan { receivers })
-    }
-
-    /// The sender's thread has queued a chunk of relay `id`.
-    pub fn chunk_queued(&mut self, id: RelayId) {
-        if let Some(relay) = self.relays.get_mut(&id) {
-            relay.queueing = false;
-            relay.last_progress = Instant::now();
-        }
+        Ok(ChunkPlan { receivers, token })
     }
 
     /// `FROM`: the sender's next data for relay `id` starts at `offset`.
@@ -336,11 +335,15 @@ impl Transfers {
             };
             let cancel: Frame = Arc::new(message.to_bytes());
             relay.recipients.retain(|_, entry| {
-                if entry.stage == Stage::Complete {
-                    return true;
-                }
-                // After the data already queued: the bulk queue.
-                deliveries.push((entry.outbox.clone(), Arc::clone(&cancel), Priority::Bulk));
+                // An offer has no data queued behind which to wait: it is
+                // withdrawn at once (before any later offer). A file on its
+                // way is stopped after the data already queued.
+                let priority = match entry.stage {
+                    Stage::Complete => return true,
+                    Stage::Offered => Priority::Urgent,
+                    Stage::Receiving(_) => Priority::Bulk,
+                };
+                deliveries.push((entry.outbox.clone(), Arc::clone(&cancel), priority));
                 false
             });
         }
@@ -463,6 +466,7 @@ impl Relay {
         Relay {
             sender,
             sender_id,
+            flow: Flow::new(sender_outbox.clone(), sender_id),
             sender_outbox,
             size,
             position: 0,
@@ -472,7 +476,6 @@ impl Relay {
             recipients,
             offer_deadline,
             last_progress: Instant::now(),
-            queueing: false,
         }
     }
 
@@ -511,8 +514,9 @@ impl Relay {
     }
 
     /// Whether recipients wait for data the sender has stopped sending:
-    /// nothing moved for `data_timeout`, and the sender's thread is not
-    /// itself waiting for a slow recipient.
+    /// nothing came for `data_timeout`, and none of its data is still in
+    /// the server waiting for a slow recipient (then the sender waits for
+    /// credit, and it is the recipient the stall timeout deals with).
     fn is_stalled(&self, now: Instant, data_timeout: Duration) -> bool {
         let waiting = self
             .recipients
@@ -520,7 +524,7 @@ impl Relay {
             .any(|entry| matches!(entry.stage, Stage::Receiving(_)));
         waiting
             && !self.cancelled
-            && !self.queueing
+            && self.flow.in_flight() == 0
             && now.duration_since(self.last_progress) >= data_timeout
     }
 }
