@@ -113,9 +113,11 @@
 //!    [`protocol::Chunk`], and `Files::relay_chunk` (`ftpserver/relay.rs`)
 //!    reads it once and queues the same bytes, behind a
 //!    [`protocol::ServerMessage::Data`] header, for every recipient that
-//!    needs them (`Transfers::plan_chunk`). Full queues make it wait,
-//!    which stops it reading from Alice, which slows Alice down through
-//!    TCP's flow control: backpressure.
+//!    needs them (`Transfers::plan_chunk`), never waiting for a slow one.
+//!    When every copy has been written, Alice gets that much credit back
+//!    (`Flow::free` in `ftpserver/flow.rs`, as `MORE`): she sends at the
+//!    pace of her slowest recipient, and the server never stops reading her
+//!    (flow control, see [`protocol::flow`]).
 //! 5. Bob's socket thread reads each chunk into a buffer lent by his
 //!    `ChunkPool` (`ftpclient/pool.rs`), and the file's disk thread,
 //!    `write_file` (`ftpclient/disk.rs`), writes it; at `DONE`, `save`
