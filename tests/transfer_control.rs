@@ -439,3 +439,26 @@ fn ctrl_c_on_the_servers_terminal_shuts_it_down() {
     assert_eq!(bob.expect_close(), "");
     assert_eq!(server.wait_exit().code(), Some(0));
 }
+
+/// A transfer whose sender stops sending, while its recipients wait for
+/// the data, ends with a reason on both sides instead of hanging.
+#[test]
+fn a_transfer_whose_data_stops_ends_with_a_reason() {
+    let dir = scratch_dir();
+    let server = ServerProcess::start_with(&dir, &["--port", "0", "--stall-timeout", "0.3"]);
+    let bob_dir = client_dir(&dir, "bob");
+    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+    let mut mallory = RawClient::join_full(server.addr(), "mallory");
+    mallory.send(b"SEND 1 10 bob half.txt\n");
+    mallory.read_until("RECEIVING 1 bob 0");
+    mallory.send(b"DATA 1 5\nhello"); // and then nothing more
+    assert_eq!(
+        mallory.read_until("REFUSED 1 "),
+        "REFUSED 1 stalled no data for 0.9 s; the transfer is cancelled\n"
+    );
+    assert_eq!(
+        bob.stdout.expect("half.txt from mallory"),
+        "! receiving half.txt from mallory stopped: the sender stopped sending (no data for 0.9 s); nothing was saved"
+    );
+    assert_eq!(list_dir(&bob_dir.join("rec")), Vec::<String>::new());
+}

@@ -143,7 +143,12 @@ impl Client {
             Event::Trace(line) => screen.trace(&line),
             Event::Disconnected(ending) => return Some(self.disconnected(ending)),
             Event::UploadProgress { id, sent } => self.uploads.progress(screen, id, sent),
-            Event::UploadSent { id, checksum } => self.uploads.sent(screen, id, checksum),
+            Event::UploadSent {
+                id,
+                checksum,
+                busy,
+                bytes,
+            } => self.uploads.sent(screen, id, checksum, busy, bytes),
             Event::UploadStopped { id, why } => self.uploads.stopped(screen, id, why),
             Event::DownloadSaved { id, path, checksum } => {
                 self.downloads

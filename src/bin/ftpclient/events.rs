@@ -12,6 +12,7 @@
 use crate::pool::PooledBuf;
 use std::io;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Something that happened, for the control loop to act on.
 pub enum Event {
@@ -47,6 +48,11 @@ pub enum Event {
         id: u64,
         /// Its `cksum`.
         checksum: u32,
+        /// Time spent sending data so far (waits for answers left out).
+        busy: Duration,
+        /// Bytes of data sent so far (more than the file's size when it
+        /// was sent again for a late answer).
+        bytes: u64,
     },
     /// Sending a file stopped early.
     UploadStopped {

@@ -32,6 +32,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 /// How many chunk buffers the file reader and the sender pass between
 /// them: enough to keep both threads busy, few enough that memory stays
@@ -115,6 +116,11 @@ struct Streamer {
     /// How many more bytes of data the server allows (flow control: see
     /// `ftpchat::protocol::flow`).
     credit: u64,
+    /// Time spent in earlier runs, when this run began, and the data sent
+    /// in them all, for the summary.
+    busy: Duration,
+    run_began: Instant,
+    bytes_sent: u64,
 }
 
 /// How a run over the file ended.
@@ -140,10 +146,16 @@ fn run(job: DataJob, from: u64, commands: &Receiver<Command>) {
         position: 0,
         checksum: None,
         credit: SEND_WINDOW_BYTES,
+        busy: Duration::ZERO,
+        run_began: Instant::now(),
+        bytes_sent: 0,
     };
     let mut from = Some(from);
     while let Some(start) = from.take() {
-        from = match sender.run_from(start, commands) {
+        sender.run_began = Instant::now();
+        let end = sender.run_from(start, commands);
+        sender.busy += sender.run_began.elapsed();
+        from = match end {
             RunEnd::Again(offset) => Some(offset),
             RunEnd::Stopped => None,
             // Sent whole: wait for a late recipient, or the end.
@@ -209,6 +221,7 @@ impl Streamer {
                     }
                 }
                 self.credit -= len;
+                self.bytes_sent += len;
                 if self.connection.send_data(self.id, &chunk[skip..]).is_err() {
                     return self.connection_lost();
                 }
@@ -258,6 +271,8 @@ impl Streamer {
         let sent = Event::UploadSent {
             id: self.id,
             checksum,
+            busy: self.busy + self.run_began.elapsed(),
+            bytes: self.bytes_sent,
         };
         let _ = self.events.send(sent);
         RunEnd::Done

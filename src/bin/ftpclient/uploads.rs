@@ -77,7 +77,6 @@ enum Phase {
     },
     /// The data is on its way.
     Sending {
-        started: Instant,
         data: DataThread,
         /// We asked the data thread to stop (everyone failed, or the
         /// server refused the rest).
@@ -85,10 +84,12 @@ enum Phase {
     },
     /// `DONE` is out; waiting for the last reports (or a late recipient).
     Reporting {
-        started: Instant,
         data: DataThread,
         checksum: u32,
         deadline: Instant,
+        /// Time spent sending data, and how much (for the summary).
+        busy: Duration,
+        bytes: u64,
     },
 }
 
@@ -241,7 +242,6 @@ impl Uploads {
                 match DataThread::start(job, offset) {
                     Ok(data) => {
                         upload.phase = Phase::Sending {
-                            started: Instant::now(),
                             data,
                             stopping: false,
                         };
@@ -262,12 +262,11 @@ impl Uploads {
                     file: None,
                     deadline: None,
                 };
-                if let Phase::Reporting { started, data, .. } =
+                if let Phase::Reporting { data, .. } =
                     std::mem::replace(&mut upload.phase, placeholder)
                 {
                     data.command(Command::SendFrom(offset));
                     upload.phase = Phase::Sending {
-                        started,
                         data,
                         stopping: false,
                     };
@@ -377,8 +376,16 @@ impl Uploads {
         }
     }
 
-    /// The data thread of file `id` has sent it all, `DONE` included.
-    pub fn sent(&mut self, screen: &mut Screen, id: u64, checksum: u32) {
+    /// The data thread of file `id` has sent it all, `DONE` included, in
+    /// `busy` of sending `bytes` in all.
+    pub fn sent(
+        &mut self,
+        screen: &mut Screen,
+        id: u64,
+        checksum: u32,
+        busy: Duration,
+        bytes: u64,
+    ) {
         let Some(upload) = self.active.get_mut(&id) else {
             return;
         };
@@ -389,12 +396,13 @@ impl Uploads {
             deadline: None,
         };
         match std::mem::replace(&mut upload.phase, placeholder) {
-            Phase::Sending { started, data, .. } | Phase::Reporting { started, data, .. } => {
+            Phase::Sending { data, .. } | Phase::Reporting { data, .. } => {
                 upload.phase = Phase::Reporting {
-                    started,
                     data,
                     checksum,
                     deadline: Instant::now() + REPORT_TIMEOUT,
+                    busy,
+                    bytes,
                 };
             }
             offered => upload.phase = offered,
@@ -577,13 +585,14 @@ impl Uploads {
         };
         let finished = match std::mem::replace(&mut upload.phase, placeholder) {
             Phase::Reporting {
-                started,
                 checksum,
                 data,
+                busy,
+                bytes,
                 ..
             } => {
                 data.stop(None);
-                Some((started, checksum))
+                Some((busy, bytes, checksum))
             }
             Phase::Sending { data, .. } => {
                 data.stop(None);
@@ -598,7 +607,7 @@ impl Uploads {
 impl Upload {
     /// Prints how the file turned out: whom it reached, whom it did not,
     /// and who never said.
-    fn summarize(&self, screen: &mut Screen, finished: Option<(Instant, u32)>) {
+    fn summarize(&self, screen: &mut Screen, finished: Option<(Duration, u64, u32)>) {
         let name = &self.name;
         let reports = &self.reports;
         let recipients = self.recipients.unwrap_or(0);
@@ -607,9 +616,11 @@ impl Upload {
             _ if reports.saved.is_empty() && reports.failed.len() >= recipients => {
                 screen.complain(&format!("! {name} reached nobody"));
             }
-            Some((started, checksum)) => {
-                let secs = started.elapsed().as_secs_f64().max(0.001);
-                let rate = format_size((self.size as f64 / secs) as u64);
+            Some((busy, bytes, checksum)) => {
+                // The rate of the data itself: time spent waiting for
+                // answers is left out.
+                let secs = busy.as_secs_f64().max(0.001);
+                let rate = format_size((bytes as f64 / secs) as u64);
                 let size = format_size(self.size);
                 let saved = reports.saved.len();
                 screen.print(&format!(

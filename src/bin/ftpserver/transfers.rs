@@ -335,15 +335,14 @@ impl Transfers {
             };
             let cancel: Frame = Arc::new(message.to_bytes());
             relay.recipients.retain(|_, entry| {
-                // An offer has no data queued behind which to wait: it is
-                // withdrawn at once (before any later offer). A file on its
-                // way is stopped after the data already queued.
-                let priority = match entry.stage {
-                    Stage::Complete => return true,
-                    Stage::Offered => Priority::Urgent,
-                    Stage::Receiving(_) => Priority::Bulk,
-                };
-                deliveries.push((entry.outbox.clone(), Arc::clone(&cancel), priority));
+                if entry.stage == Stage::Complete {
+                    return true;
+                }
+                // At once, ahead of any data still queued (which the
+                // recipient then drops, as data of no file it has): an
+                // offer is withdrawn before any later offer, and a file
+                // stops being written without waiting for the rest of it.
+                deliveries.push((entry.outbox.clone(), Arc::clone(&cancel), Priority::Urgent));
                 false
             });
         }
