@@ -5,26 +5,11 @@
 mod common;
 
 use common::{
-    ClientProcess, RawClient, ServerProcess, client_dir, list_dir, scratch_dir, test_bytes,
+    ClientProcess, RawClient, ServerProcess, cksum, client_dir, join_with, list_dir, scratch_dir,
+    test_bytes,
 };
-use ftpchat::checksum::Cksum;
 use std::fs;
-use std::path::{Path, PathBuf};
-
-fn cksum(bytes: &[u8]) -> u32 {
-    let mut sum = Cksum::new();
-    sum.update(bytes);
-    sum.finish()
-}
-
-/// Joins a client whose working folder is `dir`, with extra arguments.
-fn join_with(dir: &Path, server: &ServerProcess, nick: &str, args: &[&str]) -> ClientProcess {
-    let mut all = vec!["--nick", nick];
-    all.extend_from_slice(args);
-    let mut client = ClientProcess::start(dir, server.addr(), &all);
-    client.stdout.expect("online:");
-    client
-}
+use std::path::PathBuf;
 
 /// Files of every size around the chunk size (and none at all) arrive
 /// byte for byte, under their own names, with the checksum `cksum` gives.

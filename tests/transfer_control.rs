@@ -5,27 +5,12 @@
 mod common;
 
 use common::{
-    ClientProcess, Process, RawClient, ServerProcess, client_dir, list_dir, scratch_dir, test_bytes,
+    ClientProcess, Process, RawClient, ServerProcess, cksum, client_dir, join_with, list_dir,
+    scratch_dir, test_bytes,
 };
-use ftpchat::checksum::Cksum;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
-
-fn cksum(bytes: &[u8]) -> u32 {
-    let mut sum = Cksum::new();
-    sum.update(bytes);
-    sum.finish()
-}
-
-/// Joins a client whose working folder is `dir`, with extra arguments.
-fn join_with(dir: &Path, server: &ServerProcess, nick: &str, args: &[&str]) -> ClientProcess {
-    let mut all = vec!["--nick", nick];
-    all.extend_from_slice(args);
-    let mut client = ClientProcess::start(dir, server.addr(), &all);
-    client.stdout.expect("online:");
-    client
-}
 
 /// Makes `stuck`, a raw full client, accept file 1 and then never read
 /// again: it holds the transfer in the middle (until the stall timeout,

@@ -32,6 +32,23 @@ pub fn scratch_dir() -> PathBuf {
     dir
 }
 
+/// The `cksum` of `bytes`, as the programs compute it.
+pub fn cksum(bytes: &[u8]) -> u32 {
+    let mut sum = ftpchat::checksum::Cksum::new();
+    sum.update(bytes);
+    sum.finish()
+}
+
+/// Joins a client whose working folder is `dir`, with extra arguments,
+/// and waits until it is in.
+pub fn join_with(dir: &Path, server: &ServerProcess, nick: &str, args: &[&str]) -> ClientProcess {
+    let mut all = vec!["--nick", nick];
+    all.extend_from_slice(args);
+    let mut client = ClientProcess::start(dir, server.addr(), &all);
+    client.stdout.expect("online:");
+    client
+}
+
 /// A folder for one client of a test, created empty inside `test_dir`.
 pub fn client_dir(test_dir: &Path, nick: &str) -> PathBuf {
     let dir = test_dir.join(nick);

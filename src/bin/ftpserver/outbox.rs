@@ -624,6 +624,18 @@ mod tests {
         (outbox, far)
     }
 
+    /// Waits (polling, up to a bound) until `outbox` has cut its client off.
+    fn wait_for_failure(outbox: &Outbox) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(failure) = outbox.failure() {
+                return failure;
+            }
+            assert!(Instant::now() < deadline, "never cut off");
+            std::thread::sleep(Duration::from_millis(10)); // polling a result
+        }
+    }
+
     fn frame(text: &str) -> Frame {
         Arc::new(text.as_bytes().to_vec())
     }
@@ -686,16 +698,12 @@ mod tests {
             started.elapsed() < Duration::from_millis(200),
             "queueing waited"
         );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while outbox.failure().is_none() {
-            assert!(Instant::now() < deadline, "never cut off");
-            std::thread::sleep(Duration::from_millis(10)); // polling a result
-        }
         assert_eq!(
-            outbox.failure().as_deref(),
-            Some("not reading: no data accepted for 0.3 s")
+            wait_for_failure(&outbox),
+            "not reading: no data accepted for 0.3 s"
         );
         // Every chunk is written or thrown away: only our token is left.
+        let deadline = Instant::now() + Duration::from_secs(10);
         while Arc::strong_count(&token) > 1 {
             assert!(Instant::now() < deadline, "chunks kept after the end");
             std::thread::sleep(Duration::from_millis(10)); // polling a result
@@ -745,14 +753,9 @@ mod tests {
         for _ in 0..4 {
             outbox.send_chunk(chunk(len), len, Arc::new(()));
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while outbox.failure().is_none() {
-            assert!(Instant::now() < deadline, "never cut off");
-            std::thread::sleep(Duration::from_millis(10)); // polling a result
-        }
         assert_eq!(
-            outbox.failure().as_deref(),
-            Some("not reading: no data acknowledged for 0.3 s")
+            wait_for_failure(&outbox),
+            "not reading: no data acknowledged for 0.3 s"
         );
     }
 

@@ -261,13 +261,7 @@ pub fn accept(receiver: &FileSender, id: u64, offset: u64) {
 pub fn decline(receiver: &FileSender, id: u64, reason: &str) {
     let relay = RelayId::from_number(id);
     if !receiver.server.clients.decline(relay, receiver.id, reason) {
-        let text = format!("you are not receiving transfer {id}");
-        reply_error(
-            receiver.outbox,
-            ClientKind::Full,
-            ErrorCode::NoSuchTransfer,
-            &text,
-        );
+        not_receiving(receiver, id);
     }
 }
 
@@ -279,14 +273,19 @@ pub fn report(receiver: &FileSender, id: u64, outcome: Delivery) {
         .clients
         .report_delivery(relay, receiver.id, outcome)
     {
-        let text = format!("you are not receiving transfer {id}");
-        reply_error(
-            receiver.outbox,
-            ClientKind::Full,
-            ErrorCode::NoSuchTransfer,
-            &text,
-        );
+        not_receiving(receiver, id);
     }
+}
+
+/// Answers a recipient's frame about a file it is not receiving.
+fn not_receiving(receiver: &FileSender, id: u64) {
+    let text = format!("you are not receiving transfer {id}");
+    reply_error(
+        receiver.outbox,
+        ClientKind::Full,
+        ErrorCode::NoSuchTransfer,
+        &text,
+    );
 }
 
 /// Answers a frame about a transfer that is not under way.
