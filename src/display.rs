@@ -59,7 +59,8 @@ pub fn describe(message: &ServerMessage) -> Option<String> {
         | ServerMessage::File { .. }
         | ServerMessage::Data { .. }
         | ServerMessage::Done { .. }
-        | ServerMessage::Cancel { .. } => return None,
+        | ServerMessage::Cancel { .. }
+        | ServerMessage::Paused { .. } => return None,
         ServerMessage::Ping { .. } | ServerMessage::Pong { .. } => return None,
     };
     Some(line)

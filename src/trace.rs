@@ -129,10 +129,10 @@ pub fn describe_line(line: &str) -> String {
 /// ```
 /// use ftpchat::trace::describe_frames;
 ///
-/// let wire = b"FILE 3 5 alice a.txt\nDATA 3 5\nhi\nyoDONE 3 1234\n";
+/// let wire = b"FILE 3 5 - alice a.txt\nDATA 3 5\nhi\nyoDONE 3 1234\n";
 /// assert_eq!(
 ///     describe_frames(wire),
-///     ["FILE 3 5 alice a.txt", "DATA 3 5 (+5 bytes)", "DONE 3 1234"]
+///     ["FILE 3 5 - alice a.txt", "DATA 3 5 (+5 bytes)", "DONE 3 1234"]
 /// );
 /// ```
 pub fn describe_frames(bytes: &[u8]) -> Vec<String> {

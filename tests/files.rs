@@ -141,10 +141,13 @@ fn chat_overtakes_a_file_in_flight() {
     fs::write(alice_dir.join("huge.bin"), &bytes).unwrap();
 
     alice.send("transfer huge.bin");
-    assert_eq!(
-        bob.read_line(),
-        format!("FILE 1 {} alice huge.bin\n", bytes.len())
+    let offer = bob.read_line();
+    let size = bytes.len();
+    assert!(
+        offer.starts_with(&format!("FILE 1 {size} {size:x}-")),
+        "{offer}"
     );
+    assert!(offer.ends_with(" alice huge.bin\n"), "{offer}");
     bob.send(b"ACCEPT 1 0\n");
     // Bob reads nothing more for now; carol talks.
     for i in 1..=3 {
@@ -253,7 +256,7 @@ fn receiver_leaving_mid_file_does_not_disturb_the_others() {
     assert!(sent.contains(" to 1 of 2 in "), "{sent}");
     let failure = alice.stderr.expect("did not reach");
     assert!(
-        failure.starts_with("! big.bin did not reach bob: left ("),
+        failure.starts_with("! big.bin did not reach bob: connection "),
         "{failure}"
     );
 }
@@ -266,7 +269,7 @@ fn sender_leaving_mid_file_leaves_nothing_behind() {
     let bob_dir = client_dir(&dir, "bob");
     let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
     let mut mallory = RawClient::join_full(server.addr(), "mallory");
-    mallory.send(b"SEND 1 1000000 * half.bin\n");
+    mallory.send(b"SEND 1 1000000 - * half.bin\n");
     assert_eq!(mallory.read_line(), "ACCEPTED 1 1\n");
     assert_eq!(mallory.read_line(), "RECEIVING 1 bob 0\n");
     let mut chunk = b"DATA 1 1000\n".to_vec();
@@ -277,7 +280,8 @@ fn sender_leaving_mid_file_leaves_nothing_behind() {
     drop(mallory);
     assert_eq!(
         bob.stdout.expect("half.bin"),
-        "! receiving half.bin from mallory stopped: the sender left; nothing was saved"
+        "! receiving half.bin from mallory stopped: the sender's connection was lost; \
+         nothing was saved"
     );
     assert_eq!(list_dir(&bob_dir.join("rec")), Vec::<String>::new());
 }
@@ -361,7 +365,7 @@ fn hostile_file_names_are_made_safe() {
     ];
     for (i, name) in names.iter().enumerate() {
         let id = i + 1;
-        let mut offer = format!("SEND {id} 3 bob ").into_bytes();
+        let mut offer = format!("SEND {id} 3 - bob ").into_bytes();
         offer.extend_from_slice(name);
         offer.push(b'\n');
         mallory.send(&offer);
@@ -397,14 +401,14 @@ fn hostile_file_names_are_made_safe() {
     assert_eq!(list_dir(&dir), ["bob"]);
 
     // A name longer than file systems allow is refused by the server.
-    let long = format!("SEND 20 3 bob {}\n", "n".repeat(300));
+    let long = format!("SEND 20 3 - bob {}\n", "n".repeat(300));
     mallory.send(long.as_bytes());
     assert_eq!(
         mallory.read_line(),
         "ERROR bad-message file name is 300 bytes; the limit is 255\n"
     );
     // A 10,000-byte name does not even fit in a line.
-    let huge = format!("SEND 21 3 bob {}\n", "n".repeat(10_000));
+    let huge = format!("SEND 21 3 - bob {}\n", "n".repeat(10_000));
     mallory.send(huge.as_bytes());
     assert_eq!(
         mallory.read_line(),
@@ -470,7 +474,7 @@ fn corrupted_file_is_discarded() {
     let bob_dir = client_dir(&dir, "bob");
     let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
     let mut mallory = RawClient::join_full(server.addr(), "mallory");
-    mallory.send(b"SEND 1 5 bob bad.txt\n");
+    mallory.send(b"SEND 1 5 - bob bad.txt\n");
     assert_eq!(mallory.read_line(), "ACCEPTED 1 1\n");
     assert_eq!(mallory.read_line(), "RECEIVING 1 bob 0\n");
     mallory.send(b"DATA 1 5\nhelloDONE 1 12345\n");
@@ -500,7 +504,7 @@ fn malformed_file_frames_get_defined_answers() {
     let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
     let mut mallory = RawClient::join_full(server.addr(), "mallory");
 
-    mallory.send(b"SEND 1 3 bob long.txt\n");
+    mallory.send(b"SEND 1 3 - bob long.txt\n");
     assert_eq!(mallory.read_line(), "ACCEPTED 1 1\n");
     assert_eq!(mallory.read_line(), "RECEIVING 1 bob 0\n");
     mallory.send(b"DATA 1 5\nabcde");
@@ -513,7 +517,7 @@ fn malformed_file_frames_get_defined_answers() {
         "! receiving long.txt from mallory stopped: the sender sent more data than the 3 bytes announced; nothing was saved"
     );
 
-    mallory.send(b"SEND 2 10 bob short.txt\n");
+    mallory.send(b"SEND 2 10 - bob short.txt\n");
     assert_eq!(mallory.read_line(), "ACCEPTED 2 1\n");
     assert_eq!(mallory.read_line(), "RECEIVING 2 bob 0\n");
     mallory.send(b"DATA 2 3\nabcDONE 2 1\n");
@@ -523,12 +527,12 @@ fn malformed_file_frames_get_defined_answers() {
     );
     bob.stdout.expect("short.txt from mallory stopped");
 
-    mallory.send(b"SEND 3 1001 bob big.txt\n");
+    mallory.send(b"SEND 3 1001 - bob big.txt\n");
     assert_eq!(
         mallory.read_line(),
         "REFUSED 3 file-too-large the file is 1001 bytes; this server takes at most 1000\n"
     );
-    mallory.send(b"SEND 4 1 * a\nSEND 4 1 * b\n");
+    mallory.send(b"SEND 4 1 - * a\nSEND 4 1 - * b\n");
     assert_eq!(mallory.read_line(), "ACCEPTED 4 1\n");
     // Bob's answer to the offer of `a` comes from his side: before or
     // after the refusal of the second `SEND 4`.

@@ -54,7 +54,7 @@ fn data_beyond_the_window_is_refused() {
     bob.read_until("JOINED mallory");
     let chunk_len = 1024 * 1024;
     let chunks = 16;
-    mallory.send(format!("SEND 1 {} bob flood.bin\n", chunk_len * chunks).as_bytes());
+    mallory.send(format!("SEND 1 {} - bob flood.bin\n", chunk_len * chunks).as_bytes());
     bob.read_until("FILE 1 ");
     // Bob keeps a window and acknowledges nothing: the data stops moving
     // once his window is full, so the credit stops coming back.

@@ -51,6 +51,7 @@ fn corpus() -> Vec<Vec<u8>> {
         ClientMessage::Send {
             id: 1,
             size: 5,
+            stamp: "5-1",
             to: "*",
             name: "a b.txt",
         },
@@ -98,6 +99,7 @@ fn corpus() -> Vec<Vec<u8>> {
         ServerMessage::File {
             id: 9,
             size: 5,
+            stamp: "-",
             from: "a",
             name: "x.bin",
         },

@@ -19,11 +19,11 @@ fn recoverable_errors_are_answered_and_the_connection_goes_on() {
     let mut alice = RawClient::join_full(server.addr(), "alice");
     let cases: [(&[u8], &str); 12] = [
         (
-            b"SEND 99999999999999999999 1 * x\n",
+            b"SEND 99999999999999999999 1 - * x\n",
             "ERROR bad-message SEND needs a transfer id (a whole number in range)\n",
         ),
         (
-            b"SEND 1 -5 * x\n",
+            b"SEND 1 -5 - * x\n",
             "ERROR bad-message SEND needs a size (a whole number in range)\n",
         ),
         (

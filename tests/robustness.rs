@@ -65,7 +65,7 @@ fn a_client_that_stops_reading_does_not_stall_the_room() {
     let failure = alice.stderr.expect("did not reach");
     assert_eq!(
         failure,
-        "! big.bin did not reach carol: left (not reading: no data accepted for 2 s)"
+        "! big.bin did not reach carol: connection lost (not reading: no data accepted for 2 s)"
     );
     carol.expect_close(); // what was queued for it, then the end
 }
@@ -216,10 +216,10 @@ impl MidTransfer {
 }
 
 /// A server killed (SIGKILL) in the middle of a file: the receiver says
-/// so, removes its partial file and exits with 1; the sender says its
-/// recipients may not have the file and exits with 1.
+/// so, keeps its partial file hidden (to resume from) and exits with 1;
+/// the sender says its recipients may not have the file and exits with 1.
 #[test]
-fn a_server_killed_mid_transfer_leaves_no_partial_file() {
+fn a_server_killed_mid_transfer_leaves_only_a_hidden_partial_file() {
     let MidTransfer {
         mut server,
         mut bob,
@@ -231,12 +231,19 @@ fn a_server_killed_mid_transfer_leaves_no_partial_file() {
     assert_eq!(bob.wait_exit().code(), Some(1));
     let errors = bob.stderr.rest();
     assert!(
-        errors[0].starts_with("! receiving big.bin from alice stopped: "),
+        errors[0].starts_with("! receiving big.bin from alice stopped at "),
         "{errors:?}"
     );
-    assert!(errors[0].ends_with("; nothing was saved"), "{errors:?}");
+    assert!(
+        errors[0]
+            .ends_with("; the part received is kept, to resume when the file is offered again"),
+        "{errors:?}"
+    );
     assert!(errors[1].starts_with("ftpclient: "), "{errors:?}");
-    assert_eq!(list_dir(&bob_dir.join("rec")), Vec::<String>::new());
+    assert_eq!(
+        list_dir(&bob_dir.join("rec")),
+        [".big.bin.part", ".big.bin.part.info"]
+    );
 
     assert_eq!(alice.wait_exit().code(), Some(1));
     let errors = alice.stderr.rest();
@@ -259,10 +266,11 @@ fn a_server_killed_mid_transfer_leaves_no_partial_file() {
     );
 }
 
-/// A sending client killed half way: the server drops the transfer, the
-/// receiver discards it, and the server goes on serving.
+/// A sending client killed half way: the server tells the receiver the
+/// transfer is paused, the receiver keeps what it has (hidden, to resume
+/// from), and the server goes on serving.
 #[test]
-fn a_sender_killed_mid_transfer_is_discarded() {
+fn a_sender_killed_mid_transfer_is_paused() {
     let MidTransfer {
         mut server,
         mut bob,
@@ -270,11 +278,22 @@ fn a_sender_killed_mid_transfer_is_discarded() {
         mut alice,
     } = MidTransfer::start();
     alice.kill();
-    assert_eq!(
-        bob.stdout.expect("big.bin from alice"),
-        "! receiving big.bin from alice stopped: the sender left; nothing was saved"
+    let paused = bob.stdout.expect("big.bin from alice");
+    assert!(
+        paused.starts_with("! receiving big.bin from alice stopped at "),
+        "{paused}"
     );
-    assert_eq!(list_dir(&bob_dir.join("rec")), Vec::<String>::new());
+    assert!(
+        paused.ends_with(
+            ": the sender's connection was lost; the part received is kept, \
+             to resume when the file is offered again"
+        ),
+        "{paused}"
+    );
+    assert_eq!(
+        list_dir(&bob_dir.join("rec")),
+        [".big.bin.part", ".big.bin.part.info"]
+    );
     server.stdout.expect("alice left");
     bob.send("/who");
     assert_eq!(bob.stdout.expect("online"), "* 1 user online: bob");
@@ -297,7 +316,7 @@ fn nothing_from_other_users_reaches_the_terminal_raw() {
     );
     mallory.send(b"PRIVATE bob \x1b]0;owned\x07\n");
     assert_eq!(bob.stdout.expect("*mallory*"), "*mallory* ^[]0;owned^G");
-    mallory.send(b"SEND 1 0 bob \x1b[31mred.txt\n");
+    mallory.send(b"SEND 1 0 - bob \x1b[31mred.txt\n");
     mallory.read_until("RECEIVING 1 bob 0");
     mallory.send(b"DONE 1 4294967295\n");
     assert_eq!(

@@ -52,7 +52,7 @@ fn server_traces_every_frame_in_order() {
     bob.read_until("CHAT alice hi");
 
     // A file whose bytes spell a protocol line must still not be shown.
-    alice.send(b"SEND 1 21 bob s.txt\n");
+    alice.send(b"SEND 1 21 - bob s.txt\n");
     bob.read_until("FILE 1 ");
     bob.send(b"ACCEPT 1 0\n");
     alice.read_until("RECEIVING 1 bob 0");
@@ -71,7 +71,7 @@ fn server_traces_every_frame_in_order() {
         [
             "HELLO ftpchat/1 alice",
             "CHAT hi",
-            "SEND 1 21 bob s.txt",
+            "SEND 1 21 - bob s.txt",
             "DATA 1 21 (+21 bytes)",
             "DONE 1 12345",
         ]
@@ -97,7 +97,7 @@ fn server_traces_every_frame_in_order() {
             "WELCOME bob",
             "USERS 2 alice bob",
             "CHAT alice hi",
-            "FILE 1 21 alice s.txt",
+            "FILE 1 21 - alice s.txt",
             "DATA 1 21 (+21 bytes)",
             "DONE 1 12345",
         ]

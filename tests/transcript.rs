@@ -37,9 +37,9 @@ fn protocol_md_sample_session_is_true() {
     alice.send(b"PRIVATE zed hello?\n");
     assert_eq!(alice.read_line(), "ERROR no-such-nick no user named zed\n");
 
-    alice.send(b"SEND 1 9 * digits.txt\n");
+    alice.send(b"SEND 1 9 - * digits.txt\n");
     assert_eq!(alice.read_line(), "ACCEPTED 1 1\n");
-    assert_eq!(bob.read_line(), "FILE 1 9 alice digits.txt\n");
+    assert_eq!(bob.read_line(), "FILE 1 9 - alice digits.txt\n");
     assert_eq!(
         carol.read_line(),
         "* alice is sharing digits.txt (9 bytes); receiving files needs the full client, ftpclient\r\n"

@@ -233,9 +233,10 @@ fn limits_are_refused_with_their_reason() {
     let mut bob = join_with(&bob_dir, &server, "bob", &args);
     let mut eve = RawClient::join_full(server.addr(), "eve");
     let mut mallory = RawClient::join_full(server.addr(), "mallory");
+    eve.read_until("JOINED mallory\n"); // before any answer it waits for
 
     // Too large for bob.
-    eve.send(b"SEND 1 2000 bob big\n");
+    eve.send(b"SEND 1 2000 - bob big\n");
     eve.read_until("ACCEPTED 1 1\n");
     assert_eq!(
         eve.read_line(),
@@ -246,7 +247,7 @@ fn limits_are_refused_with_their_reason() {
         "* declined big from eve (2.0 KiB): too large (2.0 KiB; the limit is 1.0 KiB)"
     );
     // Too many at once for the server, from one sender.
-    mallory.send(b"SEND 1 10 bob a\nSEND 2 10 bob b\nSEND 3 10 bob c\n");
+    mallory.send(b"SEND 1 10 - bob a\nSEND 2 10 - bob b\nSEND 3 10 - bob c\n");
     assert_eq!(mallory.read_line(), "ACCEPTED 1 1\n");
     assert_eq!(mallory.read_line(), "ACCEPTED 2 1\n");
     assert_eq!(
@@ -255,7 +256,7 @@ fn limits_are_refused_with_their_reason() {
     );
     bob.stdout.expect("* mallory offers b");
     // Too many at once for bob, who has two offers waiting.
-    eve.send(b"SEND 2 10 bob f\n");
+    eve.send(b"SEND 2 10 - bob f\n");
     assert_eq!(eve.read_line(), "ACCEPTED 2 1\n");
     assert_eq!(
         eve.read_line(),
@@ -264,7 +265,7 @@ fn limits_are_refused_with_their_reason() {
     bob.stdout
         .expect("* declined f from eve (10 bytes): too many files at once (the limit is 2)");
     // A cancelled offer frees its place, on both sides.
-    mallory.send(b"CANCEL 2 never mind\nSEND 3 10 bob c\n");
+    mallory.send(b"CANCEL 2 never mind\nSEND 3 10 - bob c\n");
     assert_eq!(mallory.read_line(), "ACCEPTED 3 1\n");
     assert_eq!(
         bob.stdout.expect("* the offer of b"),
@@ -290,7 +291,7 @@ fn a_receiver_that_quits_at_once_and_its_sender_agree() {
         let mut bob = ClientProcess::join(&home, server.addr(), "bob");
         mallory.read_until("JOINED bob");
         let id = round + 1;
-        mallory.send(format!("SEND {id} {} bob f.bin\n", bytes.len()).as_bytes());
+        mallory.send(format!("SEND {id} {} - bob f.bin\n", bytes.len()).as_bytes());
         mallory.read_until(&format!("RECEIVING {id} bob 0"));
         let mut frames = format!("DATA {id} {}\n", bytes.len()).into_bytes();
         frames.extend_from_slice(&bytes);
@@ -434,7 +435,7 @@ fn a_transfer_whose_data_stops_ends_with_a_reason() {
     let bob_dir = client_dir(&dir, "bob");
     let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
     let mut mallory = RawClient::join_full(server.addr(), "mallory");
-    mallory.send(b"SEND 1 10 bob half.txt\n");
+    mallory.send(b"SEND 1 10 - bob half.txt\n");
     mallory.read_until("RECEIVING 1 bob 0");
     mallory.send(b"DATA 1 5\nhello"); // and then nothing more
     assert_eq!(

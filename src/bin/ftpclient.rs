@@ -22,6 +22,7 @@
 //! | `upload_thread.rs` | one file's bytes, read ahead and sent as `DATA` |
 //! | `downloads.rs` | receiving files: offers, consent, limits |
 //! | `disk.rs` | one file's disk thread: write, check, sync, name |
+//! | `partial.rs` | what is kept of a file cut off, to resume it |
 //! | `pool.rs` | bounded memory between the socket and the disk |
 //! | `progress.rs` | the live progress of a transfer |
 //! | `editor.rs` | keys into edits of the input line (pure, tested) |
@@ -49,6 +50,8 @@ mod editor;
 mod events;
 #[path = "ftpclient/keyboard.rs"]
 mod keyboard;
+#[path = "ftpclient/partial.rs"]
+mod partial;
 #[path = "ftpclient/pool.rs"]
 mod pool;
 #[path = "ftpclient/progress.rs"]

@@ -49,15 +49,21 @@ pub enum ClientMessage<'a> {
         /// The token of the `PING` being answered.
         token: &'a str,
     },
-    /// `SEND ID SIZE TO NAME`: offers a file of SIZE bytes to the user TO,
-    /// or to every other full client if TO is `*`. ID is the sender's
-    /// number for this transfer, used in its `DATA`, `DONE` and `CANCEL`.
+    /// `SEND ID SIZE STAMP TO NAME`: offers a file of SIZE bytes to the
+    /// users TO (a nickname, or several separated by commas), or to every
+    /// other full client if TO is `*`. ID is the sender's number for this
+    /// transfer, used in its `DATA`, `DONE` and `CANCEL`. STAMP names this
+    /// version of the file, so that a receiver holding part of it can
+    /// resume (`-`: not resumable).
     Send {
         /// The sender's transfer id.
         id: u64,
         /// The file's size in bytes.
         size: u64,
-        /// A nickname, or `*` for everyone.
+        /// Names this version of the file (changes if the file does), or
+        /// [`NO_STAMP`](super::fields::NO_STAMP).
+        stamp: &'a str,
+        /// A nickname, several separated by commas, or `*` for everyone.
         to: &'a str,
         /// The file's name (without folders); receivers clean it up again.
         name: &'a str,
@@ -171,19 +177,25 @@ impl<'a> ClientMessage<'a> {
                 token: check_present(verb, "token", rest)?,
             }),
             "SEND" => {
-                let (id, size, to, name) = decode_offer(verb, "recipient", rest)?;
-                Ok(ClientMessage::Send { id, size, to, name })
+                let offer = decode_offer(verb, "recipient", rest)?;
+                Ok(ClientMessage::Send {
+                    id: offer.id,
+                    size: offer.size,
+                    stamp: offer.stamp,
+                    to: offer.who,
+                    name: offer.name,
+                })
             }
             "DATA" => decode_data_fields(rest).map(|(id, len)| ClientMessage::Data { id, len }),
             "DONE" => decode_done(rest).map(|(id, checksum)| ClientMessage::Done { id, checksum }),
             "CANCEL" => {
-                decode_cancel(rest).map(|(id, reason)| ClientMessage::Cancel { id, reason })
+                decode_cancel(verb, rest).map(|(id, reason)| ClientMessage::Cancel { id, reason })
             }
             "ACCEPT" => {
                 decode_offset(verb, rest).map(|(id, offset)| ClientMessage::Accept { id, offset })
             }
             "DECLINE" => {
-                let (id, reason) = decode_cancel(rest)?;
+                let (id, reason) = decode_cancel(verb, rest)?;
                 Ok(ClientMessage::Decline { id, reason })
             }
             "FROM" => {
@@ -226,8 +238,15 @@ impl<'a> ClientMessage<'a> {
             ClientMessage::Quit => push_line(out, &["QUIT"]),
             ClientMessage::Ping { token } => push_line(out, &["PING", token]),
             ClientMessage::Pong { token } => push_line(out, &["PONG", token]),
-            ClientMessage::Send { id, size, to, name } => {
-                push_line(out, &["SEND", &id.to_string(), &size.to_string(), to, name]);
+            ClientMessage::Send {
+                id,
+                size,
+                stamp,
+                to,
+                name,
+            } => {
+                let (id, size) = (id.to_string(), size.to_string());
+                push_line(out, &["SEND", &id, &size, stamp, to, name]);
             }
             ClientMessage::Data { id, len } => {
                 push_line(out, &["DATA", &id.to_string(), &len.to_string()])
@@ -290,8 +309,16 @@ mod tests {
             ClientMessage::Send {
                 id: 1,
                 size: u64::MAX,
+                stamp: "-",
                 to: "*",
                 name: "my notes.txt",
+            },
+            ClientMessage::Send {
+                id: 2,
+                size: 5,
+                stamp: "5-17a2b3c4d5e6f",
+                to: "bob,carol",
+                name: "x",
             },
             ClientMessage::Data {
                 id: 1,
@@ -323,6 +350,10 @@ mod tests {
             ClientMessage::Received {
                 id: 9,
                 outcome: Delivery::Failed("disk full"),
+            },
+            ClientMessage::Received {
+                id: 9,
+                outcome: Delivery::Lost("connection reset"),
             },
         ];
         for message in messages {
@@ -378,10 +409,11 @@ mod tests {
         let send = ClientMessage::Send {
             id: 1,
             size: 1027,
+            stamp: "403-1",
             to: "*",
             name: "my notes.txt",
         };
-        assert_eq!(send.to_bytes(), b"SEND 1 1027 * my notes.txt\n");
+        assert_eq!(send.to_bytes(), b"SEND 1 1027 403-1 * my notes.txt\n");
         assert_eq!(
             ClientMessage::Data { id: 1, len: 1024 }.to_bytes(),
             b"DATA 1 1024\n"
@@ -418,11 +450,14 @@ mod tests {
     #[test]
     fn numbers_that_overflow_are_refused() {
         for line in [
-            "SEND 18446744073709551616 1 * x",
-            "SEND 1 18446744073709551616 * x",
+            "SEND 18446744073709551616 1 - * x",
+            "SEND 1 18446744073709551616 - * x",
             "DONE 1 4294967296",
+            "SEND 1 1 - *",
             "SEND 1 1 *",
             "SEND 1 1",
+            "SEND 1 1 a/b * x",
+            "SEND 1 1 \u{e9} * x",
             "RECEIVED 1 maybe",
             "RECEIVED 1",
         ] {

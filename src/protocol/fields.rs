@@ -197,22 +197,59 @@ pub(super) fn parse_number<T: std::str::FromStr>(
 // functions decode their fields for both `ClientMessage` and
 // `ServerMessage`.
 
-/// Decodes `ID SIZE NICK NAME`, the fields of `SEND` and `FILE`; `who`
-/// names the third field in error messages.
+/// Longest file stamp a `SEND` or `FILE` carries, in bytes.
+pub const MAX_STAMP_LEN: usize = 64;
+
+/// The stamp of a file that cannot be resumed: a sender that gives no
+/// identity for its file sends `-`.
+pub const NO_STAMP: &str = "-";
+
+/// The fields of `SEND ID SIZE STAMP TO NAME` and `FILE ID SIZE STAMP FROM
+/// NAME`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct OfferFields<'a> {
+    pub id: u64,
+    pub size: u64,
+    pub stamp: &'a str,
+    /// `TO` or `FROM`.
+    pub who: &'a str,
+    pub name: &'a str,
+}
+
+/// Decodes `ID SIZE STAMP NICK NAME`, the fields of `SEND` and `FILE`;
+/// `who` names the fourth field in error messages.
 pub(super) fn decode_offer<'a>(
     verb: &str,
     who: &str,
     rest: &'a str,
-) -> Result<(u64, u64, &'a str, &'a str), ProtocolError> {
+) -> Result<OfferFields<'a>, ProtocolError> {
     let (id, rest) = split_word(rest);
     let (size, rest) = split_word(rest);
+    let (stamp, rest) = split_word(rest);
     let (nick, name) = split_word(rest);
-    Ok((
-        parse_number(verb, "transfer id", id)?,
-        parse_number(verb, "size", size)?,
-        check_present(verb, who, nick)?,
-        check_name(verb, name)?,
-    ))
+    Ok(OfferFields {
+        id: parse_number(verb, "transfer id", id)?,
+        size: parse_number(verb, "size", size)?,
+        stamp: check_stamp(verb, stamp)?,
+        who: check_present(verb, who, nick)?,
+        name: check_name(verb, name)?,
+    })
+}
+
+/// Checks a stamp field: 1 to [`MAX_STAMP_LEN`] bytes of letters, digits
+/// and `-._:` (so it is one word, and safe to show and to store).
+fn check_stamp<'a>(verb: &str, stamp: &'a str) -> Result<&'a str, ProtocolError> {
+    let stamp = check_present(verb, "file stamp", stamp)?;
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._:".contains(&b);
+    if stamp.len() > MAX_STAMP_LEN || !stamp.bytes().all(allowed) {
+        return Err(ProtocolError::new(
+            ErrorCode::BadMessage,
+            format!(
+                "{verb} needs a file stamp of at most {MAX_STAMP_LEN} letters, digits and -._: (or -)"
+            ),
+        ));
+    }
+    Ok(stamp)
 }
 
 /// Decodes `ID CKSUM`, the fields of `DONE`.
@@ -224,10 +261,13 @@ pub(super) fn decode_done(rest: &str) -> Result<(u64, u32), ProtocolError> {
     ))
 }
 
-/// Decodes `ID REASON`, the fields of `CANCEL`.
-pub(super) fn decode_cancel(rest: &str) -> Result<(u64, &str), ProtocolError> {
+/// Decodes `ID REASON`, the fields of `CANCEL`, `DECLINE` and `PAUSED`.
+pub(super) fn decode_cancel<'a>(
+    verb: &str,
+    rest: &'a str,
+) -> Result<(u64, &'a str), ProtocolError> {
     let (id, reason) = split_word(rest);
-    Ok((parse_number("CANCEL", "transfer id", id)?, reason))
+    Ok((parse_number(verb, "transfer id", id)?, reason))
 }
 
 /// How one recipient's copy of a file turned out, as a receiver reports it
@@ -243,6 +283,10 @@ pub enum Delivery<'a> {
     Declined(&'a str),
     /// `expired`: the recipient did not answer the offer in time.
     Expired,
+    /// `lost REASON`: the recipient's connection was lost before it had
+    /// the whole file. It may keep what it has, and resume when the file
+    /// is offered again.
+    Lost(&'a str),
 }
 
 impl<'a> Delivery<'a> {
@@ -252,9 +296,12 @@ impl<'a> Delivery<'a> {
             ("failed", reason) => Ok(Delivery::Failed(reason)),
             ("declined", reason) => Ok(Delivery::Declined(reason)),
             ("expired", "") => Ok(Delivery::Expired),
+            ("lost", reason) => Ok(Delivery::Lost(reason)),
             _ => Err(ProtocolError::new(
                 ErrorCode::BadMessage,
-                format!("{verb} needs 'ok', 'failed REASON', 'declined REASON' or 'expired'"),
+                format!(
+                    "{verb} needs 'ok', 'failed REASON', 'declined REASON', 'expired' or 'lost REASON'"
+                ),
             )),
         }
     }
@@ -265,6 +312,7 @@ impl<'a> Delivery<'a> {
             Delivery::Failed(reason) => ["failed", reason],
             Delivery::Declined(reason) => ["declined", reason],
             Delivery::Expired => ["expired", ""],
+            Delivery::Lost(reason) => ["lost", reason],
         }
     }
 }

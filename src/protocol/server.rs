@@ -129,13 +129,17 @@ pub enum ServerMessage<'a> {
         /// How many more bytes it may send.
         bytes: u64,
     },
-    /// `FILE ID SIZE FROM NAME`: a file of SIZE bytes from FROM is coming;
-    /// its `DATA`, `DONE` or `CANCEL` frames carry the server's number ID.
+    /// `FILE ID SIZE STAMP FROM NAME`: FROM offers a file of SIZE bytes;
+    /// its `DATA`, `DONE`, `CANCEL` or `PAUSED` frames carry the server's
+    /// number ID. STAMP is the sender's name for this version of the file
+    /// (`-`: not resumable).
     File {
         /// The server's number for this transfer.
         id: u64,
         /// The file's size in bytes.
         size: u64,
+        /// The sender's stamp of the file, passed on unchanged.
+        stamp: &'a str,
         /// The sender's nickname.
         from: &'a str,
         /// The name the sender gave (never trusted: see [`crate::files`]).
@@ -157,6 +161,15 @@ pub enum ServerMessage<'a> {
     },
     /// `CANCEL ID REASON`: the transfer stopped; discard what arrived.
     Cancel {
+        /// The transfer.
+        id: u64,
+        /// Why, in a few words.
+        reason: &'a str,
+    },
+    /// `PAUSED ID REASON`: the transfer stopped because the sender's
+    /// connection was lost; keep what arrived, to resume when the sender
+    /// offers the file again.
+    Paused {
         /// The transfer.
         id: u64,
         /// Why, in a few words.
@@ -188,7 +201,7 @@ impl<'a> ServerMessage<'a> {
         let (verb, rest) = split_word(line);
         match verb {
             "ACCEPTED" | "RECEIVING" | "MORE" | "REFUSED" | "DELIVERED" | "FILE" | "DATA"
-            | "DONE" | "CANCEL" => ServerMessage::decode_file_frame(verb, rest),
+            | "DONE" | "CANCEL" | "PAUSED" => ServerMessage::decode_file_frame(verb, rest),
             _ => ServerMessage::decode_chat_frame(verb, rest),
         }
     }
@@ -287,18 +300,22 @@ impl<'a> ServerMessage<'a> {
                 })
             }
             "FILE" => {
-                let (id, size, from, name) = decode_offer(verb, "nickname", rest)?;
+                let offer = decode_offer(verb, "nickname", rest)?;
                 Ok(ServerMessage::File {
-                    id,
-                    size,
-                    from,
-                    name,
+                    id: offer.id,
+                    size: offer.size,
+                    stamp: offer.stamp,
+                    from: offer.who,
+                    name: offer.name,
                 })
             }
             "DATA" => decode_data_fields(rest).map(|(id, len)| ServerMessage::Data { id, len }),
             "DONE" => decode_done(rest).map(|(id, checksum)| ServerMessage::Done { id, checksum }),
             "CANCEL" => {
-                decode_cancel(rest).map(|(id, reason)| ServerMessage::Cancel { id, reason })
+                decode_cancel(verb, rest).map(|(id, reason)| ServerMessage::Cancel { id, reason })
+            }
+            "PAUSED" => {
+                decode_cancel(verb, rest).map(|(id, reason)| ServerMessage::Paused { id, reason })
             }
             _ => Err(unknown_command(verb)),
         }
@@ -354,13 +371,12 @@ impl<'a> ServerMessage<'a> {
             ServerMessage::File {
                 id,
                 size,
+                stamp,
                 from,
                 name,
             } => {
-                push_line(
-                    out,
-                    &["FILE", &id.to_string(), &size.to_string(), from, name],
-                );
+                let (id, size) = (id.to_string(), size.to_string());
+                push_line(out, &["FILE", &id, &size, stamp, from, name]);
             }
             ServerMessage::Data { id, len } => {
                 push_line(out, &["DATA", &id.to_string(), &len.to_string()])
@@ -370,6 +386,9 @@ impl<'a> ServerMessage<'a> {
             }
             ServerMessage::Cancel { id, reason } => {
                 push_line(out, &["CANCEL", &id.to_string(), reason])
+            }
+            ServerMessage::Paused { id, reason } => {
+                push_line(out, &["PAUSED", &id.to_string(), reason])
             }
         }
     }
@@ -494,6 +513,7 @@ mod tests {
             ServerMessage::File {
                 id: 17,
                 size: 0,
+                stamp: "-",
                 from: "alice",
                 name: "a b.txt",
             },
@@ -505,6 +525,15 @@ mod tests {
             ServerMessage::Cancel {
                 id: 17,
                 reason: "sender left",
+            },
+            ServerMessage::Paused {
+                id: 17,
+                reason: "connection lost",
+            },
+            ServerMessage::Delivered {
+                id: 3,
+                nick: "bob",
+                outcome: Delivery::Lost("timed out"),
             },
         ];
         for message in messages {

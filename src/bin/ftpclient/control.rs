@@ -24,7 +24,7 @@
 //! first, as the course program did.
 
 use crate::connection::Connection;
-use crate::downloads::{Cancelled, Downloads};
+use crate::downloads::{Cancelled, Downloads, Offer};
 use crate::editor::{Edit, KeyDecoder};
 use crate::events::{Ending, Event};
 use crate::terminal::Screen;
@@ -150,12 +150,16 @@ impl Client {
                 bytes,
             } => self.uploads.sent(screen, id, checksum, busy, bytes),
             Event::UploadStopped { id, why } => self.uploads.stopped(screen, id, why),
-            Event::DownloadSaved { id, path, checksum } => {
+            Event::DownloadSaved {
+                number,
+                path,
+                checksum,
+            } => {
                 self.downloads
-                    .saved(screen, connection, id, &path, checksum);
+                    .saved(screen, connection, number, &path, checksum);
             }
-            Event::DownloadFailed { id, why } => {
-                self.downloads.failed(screen, connection, id, &why);
+            Event::DownloadFailed { number, why } => {
+                self.downloads.failed(screen, connection, number, &why);
             }
         }
         self.quit_when_ready();
@@ -177,13 +181,13 @@ impl Client {
     /// Handles what is due at `now`.
     fn on_timer(&mut self, now: Instant) -> Option<Exit> {
         self.uploads.on_timer(&mut self.screen, now);
-        if let Leaving::QuitSent(deadline) = self.leaving {
-            if deadline <= now {
-                // No goodbye in time: leave all the same.
-                self.downloads
-                    .abandon_all(&mut self.screen, "the client quit");
-                return Some(Exit::Left);
-            }
+        if let Leaving::QuitSent(deadline) = self.leaving
+            && deadline <= now
+        {
+            // No goodbye in time: leave all the same.
+            self.downloads
+                .abandon_all(&mut self.screen, "the client quit");
+            return Some(Exit::Left);
         }
         self.quit_when_ready();
         None
@@ -450,13 +454,22 @@ impl Client {
             ServerMessage::File {
                 id,
                 size,
+                stamp,
                 from,
                 name,
-            } => self
-                .downloads
-                .offer(screen, connection, id, size, from, name, number),
+            } => {
+                let offer = Offer {
+                    id,
+                    size,
+                    stamp,
+                    from,
+                    name,
+                };
+                self.downloads.offer(screen, connection, &offer, number);
+            }
             ServerMessage::Done { id, checksum } => self.downloads.done(screen, id, checksum),
             ServerMessage::Cancel { id, reason } => self.downloads.cancelled(screen, id, reason),
+            ServerMessage::Paused { id, reason } => self.downloads.paused(screen, id, reason),
             ServerMessage::Accepted { id, recipients } => {
                 self.uploads.offered(screen, id, recipients);
             }
@@ -497,7 +510,7 @@ impl Client {
             }
             (None, Ending::Failed(error)) => format!("lost the connection to {server}: {error}"),
         };
-        self.downloads.abandon_all(&mut self.screen, &why);
+        self.downloads.connection_lost(&mut self.screen, &why);
         self.uploads.interrupted(&mut self.screen, &why);
         Exit::Lost(why)
     }

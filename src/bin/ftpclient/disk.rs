@@ -4,8 +4,13 @@
 //! A file received is written to a hidden temporary file as its chunks
 //! arrive, with a running checksum (see `ftpchat::files`). When the last
 //! chunk has come, the thread checks the size and the checksum, flushes
-//! the file to the disk, and only then gives it its real name. Whatever
-//! does not end that way ends with the temporary file deleted.
+//! the file to the disk, and only then gives it its real name. A file
+//! whose connection was lost is **kept** as it is (a partial, see
+//! `partial.rs`), to go on from later; one resumed goes on from the end
+//! of its partial, after reading the bytes already there into the
+//! checksum, so the check at the end still covers the whole file.
+//! Whatever else does not end in a saved file ends with the temporary
+//! file deleted.
 //!
 //! Doing this on a thread of its own lets the disk work while the socket's
 //! thread reads the next chunk (the two overlap, as on an assembly line),
@@ -13,25 +18,33 @@
 //! reports how the file ended with an event.
 
 use crate::events::Event;
+use crate::partial::{self, Found, PartInfo};
 use crate::pool::PooledBuf;
 use ftpchat::checksum::Cksum;
 use ftpchat::files::{create_temp_file, publish};
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
 use std::thread::{self, JoinHandle};
 
+/// Bytes read at a time from a partial file, to checksum what it holds.
+const PREFIX_READ_BYTES: usize = 256 * 1024;
+
 /// What a disk thread is to write, and where.
 pub struct DiskJobSpec {
-    /// The server's number for the file.
-    pub id: u64,
+    /// The number the user knows the file by (its events carry it).
+    pub number: u64,
     /// The folder it is saved in.
     pub dir: PathBuf,
     /// The safe name to publish under.
     pub name: String,
     /// Its size, as offered.
     pub size: u64,
+    /// What it is, if it can be resumed: recorded beside its partial.
+    pub record: Option<PartInfo>,
+    /// The partial file it goes on from, if it is resumed.
+    pub resume: Option<Found>,
     /// Where the outcome is reported.
     pub events: Sender<Event>,
 }
@@ -43,11 +56,13 @@ enum DiskJob {
     /// The last chunk has come: check the file against the sender's
     /// checksum, and save it.
     Finish(u32),
+    /// The transfer stopped, to be resumed later: keep the partial file.
+    Keep,
 }
 
 /// One file's disk thread, and the channel that feeds it. Dropping it
 /// closes the channel and waits for the thread, which deletes the partial
-/// file unless the file was saved.
+/// file unless the file was saved or kept.
 pub struct DiskWriter {
     jobs: Option<Sender<DiskJob>>,
     thread: Option<JoinHandle<()>>,
@@ -59,12 +74,23 @@ impl DiskWriter {
     /// # Errors
     ///
     /// The folder or the file cannot be created, or the thread started.
-    pub fn start(spec: DiskJobSpec) -> io::Result<DiskWriter> {
-        let (file, temp) = create_temp_file(&spec.dir, &spec.name)?;
+    pub fn start(mut spec: DiskJobSpec) -> io::Result<DiskWriter> {
+        let (file, temp, kept) = match spec.resume.take() {
+            Some(found) => (found.file, found.path, found.len),
+            None => {
+                let (file, temp) = create_temp_file(&spec.dir, &spec.name)?;
+                // Ours alone while we write it (see `partial.rs`).
+                let _ = file.try_lock();
+                if let Some(record) = &spec.record {
+                    partial::write_record(&temp, record)?;
+                }
+                (file, temp, 0)
+            }
+        };
         let (jobs, incoming) = mpsc::channel();
         let thread = thread::Builder::new()
-            .name(format!("disk-{}", spec.id))
-            .spawn(move || write_file(spec, file, &temp, incoming))?;
+            .name(format!("disk-{}", spec.number))
+            .spawn(move || write_file(spec, file, &temp, kept, incoming))?;
         Ok(DiskWriter {
             jobs: Some(jobs),
             thread: Some(thread),
@@ -85,6 +111,14 @@ impl DiskWriter {
             let _ = jobs.send(DiskJob::Finish(checksum));
         }
     }
+
+    /// Stops writing, keeping the partial file to resume from later, and
+    /// waits until the chunks already handed over are written.
+    pub fn keep(mut self) {
+        if let Some(jobs) = self.jobs.take() {
+            let _ = jobs.send(DiskJob::Keep);
+        }
+    }
 }
 
 impl Drop for DiskWriter {
@@ -96,38 +130,72 @@ impl Drop for DiskWriter {
     }
 }
 
-/// The disk thread's body: writes each chunk and adds it to the checksum;
-/// at the end, checks and saves the file. Whatever does not end in a saved
-/// file ends with the temporary file deleted.
-fn write_file(spec: DiskJobSpec, mut file: File, temp: &Path, jobs: mpsc::Receiver<DiskJob>) {
+/// The disk thread's body: checksums the `kept` bytes of a resumed file,
+/// writes each chunk and adds it to the checksum; at the end, checks and
+/// saves the file. Whatever does not end in a saved or kept file ends
+/// with the temporary file (and its record) deleted.
+fn write_file(
+    spec: DiskJobSpec,
+    mut file: File,
+    temp: &Path,
+    kept: u64,
+    jobs: mpsc::Receiver<DiskJob>,
+) {
     let mut checksum = Cksum::new();
+    let mut failure = read_prefix(&mut file, kept, &mut checksum)
+        .err()
+        .map(|error| format!("cannot read {}: {error}", temp.display()));
     for job in jobs {
-        let result = match job {
-            DiskJob::Write(chunk) => match file.write_all(&chunk) {
+        let result = match (job, failure.take()) {
+            (DiskJob::Keep, _) if spec.record.is_some() => return,
+            (DiskJob::Keep, _) => break,
+            (_, Some(why)) => Err(why),
+            (DiskJob::Write(chunk), None) => match file.write_all(&chunk) {
                 Ok(()) => {
                     checksum.update(&chunk);
                     continue;
                 }
                 Err(error) => Err(format!("cannot write {}: {error}", temp.display())),
             },
-            DiskJob::Finish(theirs) => save(&spec, &file, temp, &checksum, theirs),
+            (DiskJob::Finish(theirs), None) => save(&spec, &file, temp, &checksum, theirs, kept),
         };
         let event = match result {
             Ok(path) => Event::DownloadSaved {
-                id: spec.id,
+                number: spec.number,
                 path,
                 checksum: checksum.finish(),
             },
             Err(why) => {
-                let _ = fs::remove_file(temp);
-                Event::DownloadFailed { id: spec.id, why }
+                partial::remove(temp);
+                Event::DownloadFailed {
+                    number: spec.number,
+                    why,
+                }
             }
         };
         let _ = spec.events.send(event);
         return;
     }
     // The channel closed without `Finish`: the file was abandoned.
-    let _ = fs::remove_file(temp);
+    partial::remove(temp);
+}
+
+/// Reads the first `len` bytes of `file` (those kept from an earlier
+/// attempt) into `checksum`, leaving the file positioned after them.
+fn read_prefix(file: &mut File, len: u64, checksum: &mut Cksum) -> io::Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    file.seek(SeekFrom::Start(0))?;
+    let mut buf = vec![0; PREFIX_READ_BYTES];
+    let mut left = len;
+    while left > 0 {
+        let want = buf.len().min(left as usize);
+        file.read_exact(&mut buf[..want])?;
+        checksum.update(&buf[..want]);
+        left -= want as u64;
+    }
+    Ok(())
 }
 
 /// Checks the file written to `temp` (size, then checksum), makes sure it
@@ -138,12 +206,19 @@ fn save(
     temp: &Path,
     ours: &Cksum,
     theirs: u32,
+    kept: u64,
 ) -> Result<PathBuf, String> {
     if ours.len_bytes() != spec.size {
         let arrived = ours.len_bytes();
         return Err(format!("only {arrived} of {} bytes arrived", spec.size));
     }
     let ours = ours.finish();
+    if ours != theirs && kept > 0 {
+        return Err(format!(
+            "checksum mismatch (sender {theirs}, received {ours}): the {kept} bytes kept \
+             from the earlier attempt did not match the sender's file"
+        ));
+    }
     if ours != theirs {
         return Err(format!(
             "checksum mismatch (sender {theirs}, received {ours})"
@@ -155,5 +230,7 @@ fn save(
     // is worth it.)
     file.sync_data()
         .map_err(|error| format!("cannot write {}: {error}", temp.display()))?;
-    publish(temp, &spec.dir, &spec.name).map_err(|error| error.to_string())
+    let saved = publish(temp, &spec.dir, &spec.name).map_err(|error| error.to_string())?;
+    partial::remove(temp); // only its record is left to delete
+    Ok(saved)
 }

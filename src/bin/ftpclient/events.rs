@@ -64,8 +64,8 @@ pub enum Event {
     },
     /// A file received has been checked and saved.
     DownloadSaved {
-        /// The server's number for the file.
-        id: u64,
+        /// The number the user knows the file by.
+        number: u64,
         /// Where it was saved.
         path: PathBuf,
         /// Its `cksum`.
@@ -74,8 +74,8 @@ pub enum Event {
     /// A file being received could not be written or checked; its partial
     /// file has been removed.
     DownloadFailed {
-        /// The server's number for the file.
-        id: u64,
+        /// The number the user knows the file by.
+        number: u64,
         /// Why.
         why: String,
     },

@@ -29,7 +29,10 @@ pub struct Progress {
     /// `NAME >` or `NAME <`.
     label: String,
     total: u64,
+    /// When the data began to move, and from which byte: the rate counts
+    /// only the bytes moved since (not those a resumed file already had).
     started: Instant,
+    base: u64,
     last_shown: Option<Instant>,
 }
 
@@ -45,8 +48,17 @@ impl Progress {
             label: format!("{} {mark}", short_name(name)),
             total,
             started: Instant::now(),
+            base: 0,
             last_shown: None,
         }
+    }
+
+    /// The data begins to move now, from byte `from`: the rate is counted
+    /// from here (an offer may wait a while for its answer, and a resumed
+    /// file starts part way).
+    pub fn restart(&mut self, from: u64) {
+        self.started = Instant::now();
+        self.base = from;
     }
 
     /// The key of this transfer's status on the screen.
@@ -70,7 +82,7 @@ impl Progress {
     /// `NAME > 42% of 1.0 GiB, 300.0 MiB/s, 2 s left` after `elapsed`.
     fn text(&self, done: u64, elapsed: Duration) -> String {
         let secs = elapsed.as_secs_f64().max(0.001);
-        let rate = done as f64 / secs;
+        let rate = done.saturating_sub(self.base) as f64 / secs;
         let percent = (done * 100).checked_div(self.total).unwrap_or(100);
         let left = if rate > 0.0 {
             (self.total - done.min(self.total)) as f64 / rate
@@ -111,6 +123,16 @@ mod tests {
         assert_eq!(
             progress.text(0, Duration::from_secs(1)),
             "a.bin < 100% of 0 bytes, 0 bytes/s, 0 s left"
+        );
+    }
+
+    #[test]
+    fn a_resumed_file_counts_its_rate_from_where_it_resumed() {
+        let mut progress = Progress::new("k".into(), "a.bin", Direction::Receiving, 1000 << 20);
+        progress.restart(600 << 20);
+        assert_eq!(
+            progress.text(700 << 20, Duration::from_secs(1)),
+            "a.bin < 70% of 1000.0 MiB, 100.0 MiB/s, 3 s left"
         );
     }
 

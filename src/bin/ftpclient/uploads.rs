@@ -22,7 +22,7 @@ use crate::upload_thread::{Command, DataJob, DataThread};
 use ftpchat::protocol::{ClientMessage, Delivery};
 use ftpchat::text::{format_size, make_visible};
 use std::collections::BTreeMap;
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
@@ -159,9 +159,11 @@ impl Uploads {
             .ok_or_else(|| format!("cannot send {path}: it names no file"))?;
         self.last_id += 1;
         let id = self.last_id;
+        let stamp = file_stamp(&metadata);
         let offer = ClientMessage::Send {
             id,
             size: metadata.len(),
+            stamp: &stamp,
             to: to.unwrap_or("*"),
             name: &name,
         };
@@ -278,10 +280,10 @@ impl Uploads {
 
     /// `MORE`: the server allows `bytes` more of file `id`'s data.
     pub fn more(&mut self, id: u64, bytes: u64) {
-        if let Some(upload) = self.active.get(&id) {
-            if let Phase::Sending { data, .. } | Phase::Reporting { data, .. } = &upload.phase {
-                data.command(Command::More(bytes));
-            }
+        if let Some(upload) = self.active.get(&id)
+            && let Phase::Sending { data, .. } | Phase::Reporting { data, .. } = &upload.phase
+        {
+            data.command(Command::More(bytes));
         }
     }
 
@@ -316,6 +318,13 @@ impl Uploads {
             Delivery::Ok => upload.reports.saved.push(nick),
             Delivery::Failed(reason) => {
                 let reason = make_visible(reason).into_owned();
+                upload.reports.failed.push((nick, reason));
+            }
+            Delivery::Lost(reason) => {
+                let reason = match make_visible(reason) {
+                    reason if reason.starts_with("connection ") => reason.into_owned(),
+                    reason => format!("connection lost ({reason})"),
+                };
                 upload.reports.failed.push((nick, reason));
             }
             Delivery::Declined(reason) => {
@@ -601,6 +610,21 @@ impl Uploads {
             Phase::Offered { .. } => None,
         };
         upload.summarize(screen, finished);
+    }
+}
+
+/// The stamp of a file, for its offer: its size and the time it was last
+/// changed, in hexadecimal (`SIZE-NANOSECONDS`). Editing the file changes
+/// its time, and so the stamp, and a receiver holding part of the old
+/// version will not resume from it. `-` if the time cannot be read.
+fn file_stamp(metadata: &Metadata) -> String {
+    let changed = metadata
+        .modified()
+        .ok()
+        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok());
+    match changed {
+        Some(since_epoch) => format!("{:x}-{:x}", metadata.len(), since_epoch.as_nanos()),
+        None => "-".to_string(),
     }
 }
 

@@ -87,6 +87,7 @@ fn serve_member(
     let mut session = Session::new(joined, server, outbox.clone());
     let result = session.serve(&mut frames);
     let nick = session.nick();
+    registration.on_purpose = session.ended_on_purpose();
     registration.leave_reason = match (&result, outbox.failure()) {
         _ if server.is_shutting_down() => "server shutting down".to_string(),
         (_, Some(failure)) => {

@@ -100,6 +100,15 @@ pub struct StartedRelay {
     pub recipients: Vec<Outbox>,
     /// Plain clients who cannot receive it (they get a notice instead).
     pub plain_members: Vec<Outbox>,
+    /// Nicknames of a list that are not connected (reported `lost`).
+    pub absent: Vec<String>,
+}
+
+/// Who a file goes to: see [`Registry::recipients_for`].
+struct Audience {
+    recipients: HashMap<ClientId, Recipient>,
+    plain_members: Vec<Outbox>,
+    absent: Vec<String>,
 }
 
 /// The shared registry of clients. See the module documentation.
@@ -127,11 +136,16 @@ pub struct Registration<'a> {
     id: ClientId,
     /// Why the client left, as the others will be told.
     pub leave_reason: String,
+    /// Whether it left on purpose (`QUIT`), or was sent away for breaking
+    /// the rules: its files end for good. Otherwise its connection was
+    /// lost, and it may come back to resume them.
+    pub on_purpose: bool,
 }
 
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
-        self.clients.remove(self.id, &self.leave_reason);
+        self.clients
+            .remove(self.id, &self.leave_reason, self.on_purpose);
     }
 }
 
@@ -170,6 +184,7 @@ impl Clients {
             clients: self,
             id,
             leave_reason: "connection lost".to_string(),
+            on_purpose: false,
         })
     }
 
@@ -218,8 +233,9 @@ impl Clients {
     }
 
     /// Removes connection `id`; if it was a member, tells the others that
-    /// it left, and why, and settles the files it was sending or receiving.
-    fn remove(&self, id: ClientId, reason: &str) {
+    /// it left, and why, and settles the files it was sending or receiving
+    /// (for good if it left `on_purpose`).
+    fn remove(&self, id: ClientId, reason: &str, on_purpose: bool) {
         let (nick, recipients, deliveries) = {
             let mut registry = self.lock();
             if registry.pending.remove(&id).is_some() {
@@ -236,7 +252,7 @@ impl Clients {
             if registry.closing {
                 return;
             }
-            let deliveries = registry.transfers.forget_client(id, reason);
+            let deliveries = registry.transfers.forget_client(id, reason, on_purpose);
             let recipients = match large {
                 true => Vec::new(),
                 false => registry.members_except(None),
@@ -302,7 +318,11 @@ impl Clients {
             });
         };
         let sender_outbox = sender_member.outbox.clone();
-        let (recipients, plain_members) = registry.recipients_for(sender, to)?;
+        let Audience {
+            recipients,
+            plain_members,
+            absent,
+        } = registry.recipients_for(sender, to)?;
         let outboxes = recipients.values().map(|r| r.outbox.clone()).collect();
         let relay = Relay::new(
             sender,
@@ -317,6 +337,7 @@ impl Clients {
             id,
             recipients: outboxes,
             plain_members,
+            absent,
         })
     }
 
@@ -499,48 +520,60 @@ impl Registry {
         self.members.len() > LARGE_ROOM_MEMBERS
     }
 
-    /// Who receives a file that `sender` offers to `to` (a nickname or
-    /// `*`): the recipients, with their nicknames, and the plain clients
-    /// who can only be told about it.
-    fn recipients_for(
-        &self,
-        sender: ClientId,
-        to: &str,
-    ) -> Result<(HashMap<ClientId, Recipient>, Vec<Outbox>), Refusal> {
+    /// Who receives a file that `sender` offers to `to` (a nickname,
+    /// several separated by commas, or `*`): the recipients, with their
+    /// nicknames, the plain clients who can only be told about it, and
+    /// the nicknames of a list that are not connected (a file offered
+    /// again to those who had not finished it, some of whom may not be
+    /// back yet). Refused if nobody named is connected.
+    fn recipients_for(&self, sender: ClientId, to: &str) -> Result<Audience, Refusal> {
         let refuse = |code, text: String| Err(Refusal { code, text });
-        let mut waiting = HashMap::new();
-        let mut plain_members = Vec::new();
+        let mut audience = Audience {
+            recipients: HashMap::new(),
+            plain_members: Vec::new(),
+            absent: Vec::new(),
+        };
         if to == "*" {
             for (&id, member) in &self.members {
                 match member.kind {
-                    ClientKind::Plain => plain_members.push(member.outbox.clone()),
+                    ClientKind::Plain => audience.plain_members.push(member.outbox.clone()),
                     ClientKind::Full if id != sender => {
-                        waiting.insert(id, member.as_recipient());
+                        audience.recipients.insert(id, member.as_recipient());
                     }
                     ClientKind::Full => {}
                 }
             }
-            if waiting.is_empty() {
+            if audience.recipients.is_empty() {
                 let text = "nobody else who can receive files is online".to_string();
                 return refuse(ErrorCode::NoRecipients, text);
             }
-            return Ok((waiting, plain_members));
+            return Ok(audience);
         }
-        let shown = make_visible(to);
-        let Some(&id) = self.ids_by_nick.get(&nick_key(to)) else {
+        // Nicknames cannot contain a comma, so it can separate them.
+        for nick in to.split(',') {
+            let shown = make_visible(nick);
+            let Some(&id) = self.ids_by_nick.get(&nick_key(nick)) else {
+                if !audience.absent.contains(&nick.to_string()) {
+                    audience.absent.push(nick.to_string());
+                }
+                continue;
+            };
+            let member = &self.members[&id];
+            if id == sender {
+                let text = "you cannot send a file to yourself".to_string();
+                return refuse(ErrorCode::NoRecipients, text);
+            }
+            if member.kind == ClientKind::Plain {
+                let text = format!("{shown} uses a plain client, which cannot receive files");
+                return refuse(ErrorCode::NoRecipients, text);
+            }
+            audience.recipients.insert(id, member.as_recipient());
+        }
+        if audience.recipients.is_empty() {
+            let shown = make_visible(to).replace(',', ", ");
             return refuse(ErrorCode::NoSuchNick, format!("no user named {shown}"));
-        };
-        let member = &self.members[&id];
-        if id == sender {
-            let text = "you cannot send a file to yourself".to_string();
-            return refuse(ErrorCode::NoRecipients, text);
         }
-        if member.kind == ClientKind::Plain {
-            let text = format!("{shown} uses a plain client, which cannot receive files");
-            return refuse(ErrorCode::NoRecipients, text);
-        }
-        waiting.insert(id, member.as_recipient());
-        Ok((waiting, plain_members))
+        Ok(audience)
     }
 
     fn nicks(&self) -> Vec<String> {

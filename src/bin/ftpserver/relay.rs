@@ -47,6 +47,21 @@ pub struct FileSender<'a> {
     pub server: &'a Server,
 }
 
+/// A `SEND`: the sender's number for the file, its size and stamp, to
+/// whom, and its name.
+pub struct Offer<'a> {
+    /// The sender's number for the transfer.
+    pub id: u64,
+    /// The file's size in bytes.
+    pub size: u64,
+    /// The sender's stamp for this version of the file, passed on.
+    pub stamp: &'a str,
+    /// A nickname, several separated by commas, or `*`.
+    pub to: &'a str,
+    /// The file's name, as the sender gave it.
+    pub name: &'a str,
+}
+
 /// The files one member is sending: the server's number for each, by the
 /// member's own transfer id.
 #[derive(Default)]
@@ -58,7 +73,14 @@ impl Files {
     /// `SEND`: the client offers a file. Finds its recipients, offers the
     /// file to them with `FILE`, and answers the sender `ACCEPTED` (or
     /// `REFUSED`, with the reason). Data flows once a recipient accepts.
-    pub fn offer(&mut self, sender: &FileSender, id: u64, size: u64, to: &str, name: &str) {
+    pub fn offer(&mut self, sender: &FileSender, offer: &Offer) {
+        let Offer {
+            id,
+            size,
+            stamp,
+            to,
+            name,
+        } = *offer;
         let settings = &sender.server.settings;
         let clients = &sender.server.clients;
         self.sending.retain(|_, relay| clients.relay_exists(*relay));
@@ -95,12 +117,21 @@ impl Files {
         // that answer must not reach the sender before `ACCEPTED`.
         let accepted = ServerMessage::Accepted {
             id,
-            recipients: started.recipients.len(),
+            recipients: started.recipients.len() + started.absent.len(),
         };
         reply(sender, &accepted);
+        for nick in &started.absent {
+            let lost = ServerMessage::Delivered {
+                id,
+                nick,
+                outcome: Delivery::Lost("not connected"),
+            };
+            reply(sender, &lost);
+        }
         let file = ServerMessage::File {
             id: started.id.number(),
             size,
+            stamp,
             from: sender.nick,
             name,
         };

@@ -27,7 +27,7 @@ use crate::ids::ClientId;
 use crate::outbox::{Outbox, Priority};
 use crate::plain::{ClientKind, encode_for, plain_text_of, reply_error};
 use crate::registry::Clients;
-use crate::relay::{self, FileSender, Files};
+use crate::relay::{self, FileSender, Files, Offer};
 use crate::shared::Server;
 use ftpchat::input::{CHAT_HELP, Input, parse_input};
 use ftpchat::keepalive::{Keepalive, Silence, is_timeout};
@@ -55,6 +55,9 @@ pub struct Session<'a> {
     batch: Vec<u8>,
     /// Files this member is sending.
     files: Files,
+    /// Whether the session ended on purpose: the member quit, or broke
+    /// the framing rules (see [`Session::ended_on_purpose`]).
+    on_purpose: bool,
 }
 
 /// What to do after a frame: go on, or end the session for this reason.
@@ -72,7 +75,16 @@ impl<'a> Session<'a> {
             server,
             batch: Vec::new(),
             files: Files::default(),
+            on_purpose: false,
         }
+    }
+
+    /// Whether the session ended on purpose: the member sent `QUIT`, or
+    /// was sent away for breaking the framing rules. Its files then end
+    /// for good; after any other ending (the connection closed, failed or
+    /// went silent) the member may come back to resume them.
+    pub fn ended_on_purpose(&self) -> bool {
+        self.on_purpose
     }
 
     /// The member's nickname.
@@ -185,6 +197,7 @@ impl<'a> Session<'a> {
             return Ok(None);
         }
         self.reply_error(fault.code, &format!("{}; closing", fault.detail));
+        self.on_purpose = true;
         Ok(Some(fault.code.as_str().to_string()))
     }
 
@@ -231,8 +244,21 @@ impl<'a> Session<'a> {
             server: self.server,
         };
         match message {
-            ClientMessage::Send { id, size, to, name } => {
-                self.files.offer(&sender, id, size, to, name);
+            ClientMessage::Send {
+                id,
+                size,
+                stamp,
+                to,
+                name,
+            } => {
+                let offer = Offer {
+                    id,
+                    size,
+                    stamp,
+                    to,
+                    name,
+                };
+                self.files.offer(&sender, &offer);
             }
             ClientMessage::Done { id, checksum } => self.files.finish(&sender, id, checksum),
             ClientMessage::Cancel { id, reason } => self.files.cancel(&sender, id, reason),
@@ -321,6 +347,7 @@ impl<'a> Session<'a> {
 
     fn quit(&mut self) -> String {
         self.reply(&ServerMessage::Bye { reason: "goodbye" });
+        self.on_purpose = true;
         "quit".to_string()
     }
 

@@ -254,11 +254,11 @@ impl Transfers {
             .map_err(|text| TransferError::new(ErrorCode::Overrun, text))?;
         let mut receivers = Vec::new();
         for entry in relay.recipients.values_mut() {
-            if let Stage::Receiving(offset) = entry.stage {
-                if (start..end).contains(&offset) {
-                    receivers.push((entry.outbox.clone(), (offset - start) as usize));
-                    entry.stage = Stage::Receiving(end);
-                }
+            if let Stage::Receiving(offset) = entry.stage
+                && (start..end).contains(&offset)
+            {
+                receivers.push((entry.outbox.clone(), (offset - start) as usize));
+                entry.stage = Stage::Receiving(end);
             }
         }
         relay.position = end;
@@ -323,26 +323,45 @@ impl Transfers {
     }
 
     /// Stops relay `id`: its recipients that have not had everything are
-    /// sent `CANCEL` with `reason` and forgotten; those that have are
-    /// still heard out.
+    /// sent `CANCEL` with `reason` (discard what arrived) and forgotten;
+    /// those that have are still heard out.
     pub fn cancel(&mut self, id: RelayId, reason: &str) -> Deliveries {
+        let cancel = ServerMessage::Cancel {
+            id: id.number(),
+            reason,
+        };
+        // At once, ahead of any data still queued (which the recipient
+        // then drops, as data of no file it has): an offer is withdrawn
+        // before any later offer, and a file stops being written without
+        // waiting for the rest of it.
+        self.stop(id, Arc::new(cancel.to_bytes()), Priority::Urgent)
+    }
+
+    /// Stops relay `id` because its sender's connection was lost: as
+    /// [`Transfers::cancel`], but with `PAUSED`, so that the recipients
+    /// keep what arrived, to resume from when the sender offers the file
+    /// again.
+    fn pause(&mut self, id: RelayId, reason: &str) -> Deliveries {
+        let paused = ServerMessage::Paused {
+            id: id.number(),
+            reason,
+        };
+        // Behind the data already queued: every byte that reached the
+        // server is worth keeping.
+        self.stop(id, Arc::new(paused.to_bytes()), Priority::Bulk)
+    }
+
+    /// Stops relay `id`, sending `frame` (`CANCEL` or `PAUSED`), in the
+    /// queue `priority`, to the recipients that have not had everything.
+    fn stop(&mut self, id: RelayId, frame: Frame, priority: Priority) -> Deliveries {
         let mut deliveries = Vec::new();
         if let Some(relay) = self.relays.get_mut(&id) {
             relay.cancelled = true;
-            let message = ServerMessage::Cancel {
-                id: id.number(),
-                reason,
-            };
-            let cancel: Frame = Arc::new(message.to_bytes());
             relay.recipients.retain(|_, entry| {
                 if entry.stage == Stage::Complete {
                     return true;
                 }
-                // At once, ahead of any data still queued (which the
-                // recipient then drops, as data of no file it has): an
-                // offer is withdrawn before any later offer, and a file
-                // stops being written without waiting for the rest of it.
-                deliveries.push((entry.outbox.clone(), Arc::clone(&cancel), Priority::Urgent));
+                deliveries.push((entry.outbox.clone(), Arc::clone(&frame), priority));
                 false
             });
         }
@@ -367,10 +386,17 @@ impl Transfers {
     }
 
     /// Updates the relays for a client that left for `reason`: files it
-    /// was sending are cancelled, and senders of files it was receiving
-    /// are told it did not get them. Returns the frames that say so.
-    pub fn forget_client(&mut self, client: ClientId, reason: &str) -> Deliveries {
-        let failed = format!("left ({reason})");
+    /// was sending are stopped, and senders of files it was receiving are
+    /// told it did not get them. A client that left `on_purpose` (`QUIT`)
+    /// ends its files for good (`CANCEL`, `failed`); one whose connection
+    /// was lost may come back and resume them (`PAUSED`, `lost`). Returns
+    /// the frames that say so.
+    pub fn forget_client(
+        &mut self,
+        client: ClientId,
+        reason: &str,
+        on_purpose: bool,
+    ) -> Deliveries {
         let mut deliveries = Vec::new();
         let sent: Vec<RelayId> = self
             .relays
@@ -379,9 +405,17 @@ impl Transfers {
             .map(|(&id, _)| id)
             .collect();
         for id in sent {
-            deliveries.extend(self.cancel(id, "the sender left"));
+            deliveries.extend(match on_purpose {
+                true => self.cancel(id, "the sender left"),
+                false => self.pause(id, &connection_lost("the sender's", reason)),
+            });
             self.relays.remove(&id);
         }
+        let failed = format!("left ({reason})");
+        let outcome = match on_purpose {
+            true => Delivery::Failed(&failed),
+            false => Delivery::Lost(reason),
+        };
         let receiving: Vec<RelayId> = self
             .relays
             .iter()
@@ -391,7 +425,7 @@ impl Transfers {
         for id in receiving {
             let relay = self.relays.get_mut(&id).expect("listed just now");
             let entry = relay.recipients.remove(&client).expect("listed just now");
-            let frame = relay.report_frame(&entry.nick, Delivery::Failed(&failed));
+            let frame = relay.report_frame(&entry.nick, outcome);
             deliveries.push((relay.sender_outbox.clone(), frame, Priority::Urgent));
             self.remove_if_finished(id);
         }
@@ -525,5 +559,14 @@ impl Relay {
             && !self.cancelled
             && self.flow.in_flight() == 0
             && now.duration_since(self.last_progress) >= data_timeout
+    }
+}
+
+/// "WHOSE connection was lost", with `reason` added unless it only says
+/// the same (`connection closed`, `connection lost`).
+fn connection_lost(whose: &str, reason: &str) -> String {
+    match reason.starts_with("connection ") {
+        true => format!("{whose} connection was lost"),
+        false => format!("{whose} connection was lost ({reason})"),
     }
 }
