@@ -42,6 +42,8 @@
 //! | `src/bin/ftpclient/receiver.rs`, `keyboard.rs` | the socket's and the keyboard's threads | a client reads and writes at once |
 //! | `src/bin/ftpclient/uploads.rs`, `upload_thread.rs` | sending files: offers, answers, data | streaming with flat memory; one writer per file |
 //! | `src/bin/ftpclient/downloads.rs`, `disk.rs`, `pool.rs` | receiving files: consent, saving | overlapping disk and network; all-or-nothing files |
+//! | `src/bin/ftpclient/link.rs` | the connection of the moment; reconnecting | connections fail: retry with backoff |
+//! | `src/bin/ftpclient/partial.rs`, `resume.rs` | what is kept of a file cut off; offering it again | resuming: identity, offsets, end-to-end checks |
 //! | `src/bin/ftpclient/terminal.rs`, `editor.rs`, `progress.rs` | the screen, the input line, progress | (terminals, not networks) |
 //! | `examples/raw_client.rs` | a client made of a bare `TcpStream` | the protocol with nothing around it |
 //!

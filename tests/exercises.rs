@@ -411,17 +411,23 @@ fn exercise_6_a_client_that_stops_reading() {
             .expect("did not reach")
             .starts_with("! huge.bin did not reach carol"),
     );
+    // Thawed, Carol finds her connection cut, joins again, is offered the
+    // file again, and resumes it from the part she kept.
     signal(&carol, "CONT");
-    assert_eq!(carol.wait_exit().code(), Some(1));
-    // What reached Carol is kept, hidden, to resume from; nothing shows.
+    carol.stdout.expect("* reconnected");
+    let resumed = carol.stdout.expect("* resuming huge.bin");
+    assert!(resumed.contains(" from alice at "), "{resumed}");
+    let received = carol.stdout.expect("* received huge.bin");
+    assert!(received.contains(", resumed at "), "{received}");
     assert_eq!(
-        list_dir(&dir.join("rec-carol")),
-        [".huge.bin.part", ".huge.bin.part.info"]
+        std::fs::read(dir.join("rec-carol/huge.bin")).unwrap(),
+        bytes
     );
+    assert_eq!(list_dir(&dir.join("rec-carol")), ["huge.bin"]);
 }
 
-/// Exercise 8: PING and PONG after silence, and a frozen client dropped
-/// for not answering.
+/// Exercise 8: PING and PONG after silence, a frozen client dropped for
+/// not answering, and the client joining again once it thaws.
 #[test]
 fn exercise_8_keepalive() {
     let dir = scratch_dir();
@@ -449,7 +455,14 @@ fn exercise_8_keepalive() {
         "{log}"
     );
     signal(&alice, "CONT");
-    assert_eq!(alice.wait_exit().code(), Some(1));
+    let server_addr = server.addr();
+    assert_eq!(
+        alice.stdout.expect("* reconnected"),
+        format!("* reconnected to {server_addr} as alice")
+    );
+    server.stdout.expect("joined as alice");
+    alice.send("/quit");
+    assert_eq!(alice.wait_exit().code(), Some(0));
 }
 
 /// Exercise 9: the same programs over IPv6, and IPv4 clients of a server

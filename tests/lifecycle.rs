@@ -154,13 +154,15 @@ fn server_keeps_serving_when_its_input_ends() {
     assert_eq!(bob.stdout.expect("<alice>"), "<alice> still here?");
 }
 
-/// A server that dies without a goodbye: the client says so in one line
-/// and exits with 1.
+/// With `--no-reconnect`, a server that dies without a goodbye ends the
+/// client: it says so in one line and exits with 1.
 #[test]
 fn client_reports_a_server_that_dies() {
     let dir = scratch_dir();
     let mut server = ServerProcess::start(&dir);
-    let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
+    let args = ["--nick", "alice", "--no-reconnect"];
+    let mut alice = ClientProcess::start(&dir, server.addr(), &args);
+    alice.stdout.expect("online");
     server.kill();
     assert_eq!(alice.wait_exit().code(), Some(1));
     assert_eq!(
@@ -169,6 +171,41 @@ fn client_reports_a_server_that_dies() {
             "ftpclient: the server at {} closed the connection",
             server.addr()
         )]
+    );
+}
+
+/// A server that dies and does not come back: the client says it lost the
+/// connection, tries again with growing delays, and gives up with 1
+/// after `--reconnect-for`.
+#[test]
+fn client_gives_up_reconnecting_to_a_server_that_stays_away() {
+    let dir = scratch_dir();
+    let mut server = ServerProcess::start(&dir);
+    let addr = server.addr();
+    let args = ["--nick", "alice", "--reconnect-for", "2.5"];
+    let mut alice = ClientProcess::start(&dir, addr, &args);
+    alice.stdout.expect("online");
+    server.kill();
+    assert_eq!(alice.wait_exit().code(), Some(1));
+    let refused = format!("cannot connect to {addr}: ");
+    let errors = alice.stderr.rest();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert_eq!(
+        errors[0],
+        format!("! the server at {addr} closed the connection")
+    );
+    let tried = format!("! could not reconnect to {addr}: {refused}");
+    assert!(errors[1].starts_with(&tried), "{errors:?}");
+    let gave_up = format!(
+        "ftpclient: could not reconnect to {addr} within 2.5 s (2 attempts; the last: {refused}"
+    );
+    assert!(errors[2].starts_with(&gave_up), "{errors:?}");
+    assert_eq!(
+        alice.stdout.rest(),
+        [
+            format!("* reconnecting to {addr} (attempt 1, next in 1.5 s)"),
+            format!("* reconnecting to {addr} (attempt 2, the last)"),
+        ]
     );
 }
 

@@ -16,9 +16,11 @@
 //! | `connection.rs` | connecting, the handshake, writing whole frames |
 //! | `events.rs` | what the other threads tell the control loop |
 //! | `control.rs` | the control loop: typed lines, server messages, leaving |
+//! | `link.rs` | the connection of the moment; reconnecting when it is lost |
 //! | `receiver.rs` | the socket's thread: frames in, silence noticed |
 //! | `keyboard.rs` | the keyboard's thread |
 //! | `uploads.rs` | sending files: the offer, the reports, the summary |
+//! | `resume.rs` | files cut off, waiting to be offered again |
 //! | `upload_thread.rs` | one file's bytes, read ahead and sent as `DATA` |
 //! | `downloads.rs` | receiving files: offers, consent, limits |
 //! | `disk.rs` | one file's disk thread: write, check, sync, name |
@@ -50,6 +52,8 @@ mod editor;
 mod events;
 #[path = "ftpclient/keyboard.rs"]
 mod keyboard;
+#[path = "ftpclient/link.rs"]
+mod link;
 #[path = "ftpclient/partial.rs"]
 mod partial;
 #[path = "ftpclient/pool.rs"]
@@ -58,6 +62,8 @@ mod pool;
 mod progress;
 #[path = "ftpclient/receiver.rs"]
 mod receiver;
+#[path = "ftpclient/resume.rs"]
+mod resume;
 #[path = "ftpclient/terminal.rs"]
 mod terminal;
 #[path = "ftpclient/upload_thread.rs"]
@@ -65,19 +71,19 @@ mod upload_thread;
 #[path = "ftpclient/uploads.rs"]
 mod uploads;
 
-use connection::{Connection, HANDSHAKE_TIMEOUT, connect, handshake};
+use connection::{Answer, HANDSHAKE_TIMEOUT, connect, handshake};
 use control::{Client, Exit};
 use downloads::{AcceptPolicy, Downloads, Limits};
 use ftpchat::cli::{Args, UsageError, parse_size};
 use ftpchat::defaults::{DEFAULT_CHUNK_LEN, DEFAULT_HOST};
-use ftpchat::keepalive::{DEFAULT_KEEPALIVE, Keepalive, parse_seconds};
+use ftpchat::keepalive::{DEFAULT_KEEPALIVE, parse_seconds};
 use ftpchat::protocol::{FrameReader, MAX_CHUNK_LEN};
+use link::{Link, LinkSettings};
 use pool::ChunkPool;
-use receiver::Receiver;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, mpsc};
+use std::sync::mpsc;
 use std::time::Duration;
 use terminal::Screen;
 use uploads::Uploads;
@@ -86,7 +92,8 @@ const USAGE: &str = "\
 usage: ftpclient [--nick NAME] [--port N] [--host ADDR] [--dir DIR]
                  [--accept ask|all|none] [--yes] [--max-incoming N]
                  [--max-receive-size SIZE] [--chunk-size SIZE]
-                 [--keepalive SECS] [--trace]
+                 [--keepalive SECS] [--reconnect-for SECS]
+                 [--no-reconnect] [--trace]
 
 Connects to an ftpchat server. Without --nick and --port it asks for them.
 Type a line to talk to everyone; /help lists the commands.
@@ -108,7 +115,10 @@ options:
                            256K, at most 1M)
   --keepalive SECS         silence from the server after which it is
                            pinged; no answer within as long again and the
-                           client gives up (default 30)
+                           connection is given up (default 30)
+  --reconnect-for SECS     after a connection is lost, how long to try to
+                           reconnect before exiting (default 300)
+  --no-reconnect           exit at once when the connection is lost
   --trace                  print every frame sent and received to
                            standard error
   -h, --help               show this help
@@ -129,7 +139,13 @@ struct Config {
     accept: Option<AcceptPolicy>,
     max_incoming: usize,
     max_receive_size: Option<u64>,
+    /// How long to try to reconnect; `None`: `--no-reconnect`.
+    reconnect_for: Option<Duration>,
 }
+
+/// How long a client tries to reconnect by default: long enough for a
+/// server to restart, or a network to come back.
+const DEFAULT_RECONNECT_FOR: Duration = Duration::from_secs(300);
 
 enum Command {
     Run(Config),
@@ -184,6 +200,7 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
         accept: None,
         max_incoming: 32,
         max_receive_size: None,
+        reconnect_for: Some(DEFAULT_RECONNECT_FOR),
     };
     while let Some(option) = args.next_option()? {
         match option.as_str() {
@@ -220,6 +237,13 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
                 config.keepalive = parse_seconds(&value)
                     .map_err(|e| UsageError(format!("invalid value for {option}: {e}")))?;
             }
+            "--reconnect-for" => {
+                let value = args.value(&option)?;
+                let secs = parse_seconds(&value)
+                    .map_err(|e| UsageError(format!("invalid value for {option}: {e}")))?;
+                config.reconnect_for = Some(secs);
+            }
+            "--no-reconnect" => config.reconnect_for = None,
             "--trace" => config.trace = true,
             "--help" => return Ok(Command::Help),
             "--version" => return Ok(Command::Version),
@@ -255,34 +279,33 @@ fn run(config: Config) -> io::Result<Exit> {
     stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
     loop {
         match handshake(&mut stream, &mut frames, &nick, config.trace)? {
-            Ok(()) => break,
-            Err(refusal) if interactive => {
+            Answer::Welcome => break,
+            Answer::NickRefused(refusal) if interactive => {
                 println!("! {refusal}");
                 nick = ask("Enter a nickname:", interactive)?;
             }
-            Err(refusal) => return Err(io::Error::other(refusal)),
+            Answer::NickRefused(refusal) => return Err(io::Error::other(refusal)),
+            Answer::Refused(refusal) => {
+                let text = format!("the server refused the connection: {refusal}");
+                return Err(io::Error::other(text));
+            }
         }
     }
-    // From now on a read that times out means silence: ping the server.
-    stream.set_read_timeout(Some(config.keepalive))?;
 
     let screen = match interactive {
         true => Screen::raw(&format!("{nick}> "))?,
         false => Screen::plain(),
     };
     let (events, incoming) = mpsc::channel();
-    let trace = config.trace.then(|| events.clone());
-    let connection = Arc::new(Connection::new(stream, trace)?);
-    let server = connection.server();
-    let receiver = Receiver {
-        frames,
-        connection: Arc::clone(&connection),
-        keepalive: Keepalive::new(config.keepalive),
-        pool: ChunkPool::new(),
-        events: events.clone(),
-        trace_peer: config.trace.then_some(server),
-    }
-    .spawn()?;
+    let settings = LinkSettings {
+        host: config.host,
+        port,
+        keepalive: config.keepalive,
+        trace: config.trace,
+        reconnect_for: config.reconnect_for,
+    };
+    let link = Link::start(settings, stream, frames, ChunkPool::new(), events.clone())?;
+    let server = link.connection().server();
     keyboard::spawn_keyboard(interactive, events.clone())?;
     let uploads = Uploads::new(config.chunk_len, events.clone());
     let limits = Limits {
@@ -294,13 +317,7 @@ fn run(config: Config) -> io::Result<Exit> {
         max_size: config.max_receive_size,
     };
     let downloads = Downloads::new(config.dir, events, limits);
-    let mut client = Client::new(
-        screen,
-        Arc::clone(&connection),
-        nick.clone(),
-        uploads,
-        downloads,
-    );
+    let mut client = Client::new(screen, link, nick.clone(), uploads, downloads);
     client.print(&format!("* connected to {server} as {nick}"));
 
     let exit = control::run(&mut client, &incoming);
@@ -309,10 +326,12 @@ fn run(config: Config) -> io::Result<Exit> {
     // put the terminal back, drop what was still queued for the control
     // loop (chunk buffers among it, which the socket's thread may be
     // waiting for), and wait for the socket's thread to end.
-    connection.shut_down();
+    let receiver = client.close();
     drop(client);
     drop(incoming);
-    let _ = receiver.join();
+    if let Some(receiver) = receiver {
+        let _ = receiver.join();
+    }
     Ok(exit)
 }
 

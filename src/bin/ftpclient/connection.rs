@@ -60,25 +60,35 @@ pub fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     Err(last_error)
 }
 
-/// Introduces the client as `nick`. Returns `Ok(Err(reason))` if the
-/// server refused the nickname (the user may try another on the same
-/// connection). With `trace`, the frames are traced on standard error
-/// (see `--trace`).
+/// The server's answer to our `HELLO`.
+pub enum Answer {
+    /// `WELCOME`: we have joined.
+    Welcome,
+    /// The nickname was refused (taken, or against the rules); another
+    /// may be tried on the same connection.
+    NickRefused(String),
+    /// The server refused the connection for good (full, or another
+    /// protocol version), with its reason.
+    Refused(String),
+}
+
+/// Introduces the client as `nick`, and returns the server's answer.
+/// With `trace`, the frames are traced on standard error (see
+/// `--trace`).
 ///
 /// # Errors
 ///
-/// The connection failed, the server did not answer in time, or it
-/// refused the connection for good.
+/// The connection failed, or the server did not answer in time.
 pub fn handshake(
     writer: &mut TcpStream,
     frames: &mut FrameReader<TcpStream>,
     nick: &str,
     trace: bool,
-) -> io::Result<Result<(), String>> {
+) -> io::Result<Answer> {
     // Check the nickname here first: a broken rule is reported at once,
     // without a trip to the server.
     if let Err(error) = check_nick(nick) {
-        return Ok(Err(error.to_string()));
+        return Ok(Answer::NickRefused(error.to_string()));
     }
     let peer = writer.peer_addr()?;
     let hello = ClientMessage::Hello {
@@ -104,16 +114,14 @@ pub fn handshake(
             eprintln!("{}", trace::received(peer, line));
         }
         match ServerMessage::decode(line) {
-            Ok(ServerMessage::Welcome { .. }) => return Ok(Ok(())),
+            Ok(ServerMessage::Welcome { .. }) => return Ok(Answer::Welcome),
             Ok(ServerMessage::Error { code, text }) => {
                 let text = make_visible(text).into_owned();
                 let retry = [ErrorCode::BadNick, ErrorCode::NickTaken].map(ErrorCode::as_str);
                 if retry.contains(&code) {
-                    return Ok(Err(text));
+                    return Ok(Answer::NickRefused(text));
                 }
-                return Err(io::Error::other(format!(
-                    "the server refused the connection: {text}"
-                )));
+                return Ok(Answer::Refused(text));
             }
             _ => {} // nothing else is expected here; ignore it
         }

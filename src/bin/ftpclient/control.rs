@@ -23,18 +23,18 @@
 //! them and stays. A script whose input ends finishes sending its files
 //! first, as the course program did.
 
-use crate::connection::Connection;
 use crate::downloads::{Cancelled, Downloads, Offer};
 use crate::editor::{Edit, KeyDecoder};
-use crate::events::{Ending, Event};
+use crate::events::{Ending, Event, Rejoin};
+use crate::link::{Link, Progress};
 use crate::terminal::Screen;
 use crate::uploads::Uploads;
 use ftpchat::display::describe;
 use ftpchat::input::{CHAT_HELP, FILE_HELP, Input, parse_input};
 use ftpchat::protocol::{self, ClientMessage, ServerMessage};
 use ftpchat::text::make_visible;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How long to wait for the server's goodbye after `QUIT`.
@@ -64,7 +64,8 @@ enum Leaving {
 /// Everything the control loop owns.
 pub struct Client {
     screen: Screen,
-    connection: Arc<Connection>,
+    /// The connection to the server, and reconnecting when it is lost.
+    link: Link,
     nick: String,
     uploads: Uploads,
     downloads: Downloads,
@@ -79,17 +80,17 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client that has joined as `nick` on `connection`.
+    /// A client that has joined as `nick` over `link`.
     pub fn new(
         screen: Screen,
-        connection: Arc<Connection>,
+        link: Link,
         nick: String,
         uploads: Uploads,
         downloads: Downloads,
     ) -> Client {
         Client {
             screen,
-            connection,
+            link,
             nick,
             uploads,
             downloads,
@@ -103,6 +104,12 @@ impl Client {
     /// Prints one line on the screen.
     pub fn print(&mut self, line: &str) {
         self.screen.print(line);
+    }
+
+    /// Closes the connection, which wakes the socket's thread; returns
+    /// that thread, to be joined once nothing it may wait for is left.
+    pub fn close(&mut self) -> Option<JoinHandle<()>> {
+        self.link.close()
     }
 }
 
@@ -132,7 +139,7 @@ impl Client {
     /// Acts on one event. Returns how the client ends, if it does.
     fn handle(&mut self, event: Event) -> Option<Exit> {
         let interactive = self.screen.is_interactive();
-        let (screen, connection) = (&mut self.screen, &self.connection);
+        let (screen, connection) = (&mut self.screen, self.link.connection());
         match event {
             Event::Keys(bytes) => self.keys_typed(&bytes),
             Event::Line(line) => self.typed(&line),
@@ -141,7 +148,8 @@ impl Client {
             Event::ServerLine(line) => self.server_line(&line),
             Event::Chunk { id, bytes } => self.downloads.data(screen, connection, id, bytes),
             Event::Trace(line) => screen.trace(&line),
-            Event::Disconnected(ending) => return Some(self.disconnected(ending)),
+            Event::Disconnected(ending) => return self.disconnected(ending),
+            Event::Rejoined(result) => return self.rejoined(result),
             Event::UploadProgress { id, sent } => self.uploads.progress(screen, id, sent),
             Event::UploadSent {
                 id,
@@ -162,8 +170,7 @@ impl Client {
                 self.downloads.failed(screen, connection, number, &why);
             }
         }
-        self.quit_when_ready();
-        None
+        self.quit_when_ready()
     }
 
     /// The earliest moment something is due without an event.
@@ -172,7 +179,8 @@ impl Client {
             Leaving::QuitSent(deadline) => Some(deadline),
             _ => None,
         };
-        [quit, self.uploads.next_deadline()]
+        let link = self.link.next_deadline();
+        [quit, self.uploads.next_deadline(), link]
             .into_iter()
             .flatten()
             .min()
@@ -180,7 +188,12 @@ impl Client {
 
     /// Handles what is due at `now`.
     fn on_timer(&mut self, now: Instant) -> Option<Exit> {
-        self.uploads.on_timer(&mut self.screen, now);
+        let connection = self.link.is_up().then(|| &**self.link.connection());
+        self.uploads.on_timer(&mut self.screen, connection, now);
+        let progress = self.link.on_timer(now, &self.nick);
+        if let Some(exit) = self.link_progress(progress) {
+            return Some(exit);
+        }
         if let Leaving::QuitSent(deadline) = self.leaving
             && deadline <= now
         {
@@ -243,22 +256,27 @@ impl Client {
         }
     }
 
-    /// Sends `QUIT` once leaving has nothing left to wait for.
-    fn quit_when_ready(&mut self) {
+    /// Sends `QUIT` once leaving has nothing left to wait for; leaves at
+    /// once if the connection is lost (there is nobody to say goodbye to).
+    fn quit_when_ready(&mut self) -> Option<Exit> {
         let ready = match self.leaving {
             Leaving::AfterUploads => self.uploads.is_empty() && !self.downloads.is_saving(),
             Leaving::AfterSaving => !self.downloads.is_saving(),
             Leaving::No | Leaving::QuitSent(_) => false,
         };
+        if ready && !self.link.is_up() {
+            return Some(Exit::Left);
+        }
         if ready {
             // Files still arriving are given up now, not after: one that
             // was saved after our `QUIT` would be a file the sender is told
             // we never got.
             self.downloads
                 .abandon_all(&mut self.screen, "the client quit");
-            let _ = self.connection.send(&ClientMessage::Quit);
+            let _ = self.link.connection().send(&ClientMessage::Quit);
             self.leaving = Leaving::QuitSent(Instant::now() + QUIT_TIMEOUT);
         }
+        None
     }
 
     /// The next number for a transfer.
@@ -269,7 +287,20 @@ impl Client {
 
     /// One line the user typed: chat, or a command.
     fn typed(&mut self, line: &str) {
-        let done = match parse_input(line) {
+        if self.link.wants_nick() && !line.starts_with('/') && !line.trim().is_empty() {
+            return self.choose_nick(line.trim());
+        }
+        let input = parse_input(line);
+        let needs_server = !matches!(
+            input,
+            Input::Empty | Input::Transfers | Input::Help | Input::Quit | Input::Cancel(_)
+        );
+        if needs_server && !self.link.is_up() {
+            let server = self.link.server_name();
+            let text = format!("! not connected to {server} (reconnecting); not sent");
+            return self.screen.complain(&text);
+        }
+        let done = match input {
             Input::Empty => Ok(()),
             Input::Chat(text) => self.say(text),
             Input::Private { to, text } => self.whisper(to, text),
@@ -277,7 +308,7 @@ impl Client {
             Input::Transfer { path, to } => {
                 let number = self.next_number();
                 self.uploads
-                    .start(&self.connection, &path, to.as_deref(), number)
+                    .start(self.link.connection(), &path, to.as_deref(), number)
             }
             Input::Accept(which) => self.accept(which),
             Input::Decline(which) => self.decline(which),
@@ -327,20 +358,23 @@ impl Client {
     }
 
     fn send(&self, message: &ClientMessage) -> Result<(), String> {
-        self.connection.send(message).map_err(|e| e.to_string())
+        self.link
+            .connection()
+            .send(message)
+            .map_err(|e| e.to_string())
     }
 
     /// `/accept [N]`.
     fn accept(&mut self, which: Option<&str>) -> Result<(), String> {
         let number = which.map(parse_number).transpose()?;
-        let (screen, connection) = (&mut self.screen, &self.connection);
+        let (screen, connection) = (&mut self.screen, self.link.connection());
         self.downloads.accept(screen, connection, number)
     }
 
     /// `/decline [N]`.
     fn decline(&mut self, which: Option<&str>) -> Result<(), String> {
         let number = which.map(parse_number).transpose()?;
-        let what = self.downloads.decline(&self.connection, number)?;
+        let what = self.downloads.decline(self.link.connection(), number)?;
         self.screen.print(&format!("* declined {what}"));
         Ok(())
     }
@@ -378,7 +412,7 @@ impl Client {
 
     /// Cancels transfer `number`, either way, and says so.
     fn cancel_number(&mut self, number: u64) -> Result<(), String> {
-        let (screen, connection) = (&mut self.screen, &self.connection);
+        let (screen, connection) = (&mut self.screen, self.link.connection());
         if let Some(name) = self.uploads.cancel(screen, connection, number) {
             screen.print(&format!(
                 "* cancelled {name} (#{number}); its recipients are told"
@@ -445,7 +479,7 @@ impl Client {
             self.last_number += 1;
         }
         let number = self.last_number;
-        let (screen, connection) = (&mut self.screen, &self.connection);
+        let (screen, connection) = (&mut self.screen, self.link.connection());
         match message {
             ServerMessage::Ping { token } => {
                 let _ = connection.send(&ClientMessage::Pong { token });
@@ -477,9 +511,16 @@ impl Client {
                 self.uploads.receiving(screen, connection, id, nick, offset);
             }
             ServerMessage::More { id, bytes } => self.uploads.more(id, bytes),
-            ServerMessage::Refused { id, text, .. } => self.uploads.refused(screen, id, text),
+            ServerMessage::Refused { id, code, text } => {
+                self.uploads.refused(screen, id, code, text);
+            }
             ServerMessage::Delivered { id, nick, outcome } => {
                 self.uploads.delivered(screen, id, nick, outcome);
+            }
+            ServerMessage::Joined { nick } => {
+                screen.print(&describe(&message).unwrap_or_default());
+                // Someone whose file was cut off may be back for it.
+                self.uploads.joined(screen, connection, nick);
             }
             message => {
                 if let Some(text) = describe(&message) {
@@ -490,15 +531,17 @@ impl Client {
     }
 
     /// The connection has ended. After our `QUIT` that is the goodbye we
-    /// waited for; otherwise the files cut off are named, and the client
-    /// ends with the reason.
-    fn disconnected(&mut self, ending: Ending) -> Exit {
+    /// waited for. After the server's `BYE`, or without reconnecting, the
+    /// files cut off are named, and the client ends with the reason.
+    /// Otherwise the client reconnects (see `link.rs`), and the files cut
+    /// off wait to resume.
+    fn disconnected(&mut self, ending: Ending) -> Option<Exit> {
         if matches!(self.leaving, Leaving::QuitSent(_)) {
             self.downloads
                 .abandon_all(&mut self.screen, "the client quit");
-            return Exit::Left;
+            return Some(Exit::Left);
         }
-        let server = self.connection.server();
+        let server = self.link.connection().server();
         let why = match (&self.bye, ending) {
             (Some(reason), _) => format!(
                 "disconnected by the server at {server}: {}",
@@ -510,9 +553,56 @@ impl Client {
             }
             (None, Ending::Failed(error)) => format!("lost the connection to {server}: {error}"),
         };
+        let leaving_now = matches!(self.leaving, Leaving::AfterSaving);
+        let reconnect = self.bye.is_none() && !leaving_now && self.link.reconnects();
+        if reconnect {
+            self.screen.complain(&format!("! {why}"));
+        }
         self.downloads.connection_lost(&mut self.screen, &why);
-        self.uploads.interrupted(&mut self.screen, &why);
-        Exit::Lost(why)
+        self.uploads
+            .connection_lost(&mut self.screen, &why, reconnect);
+        if !reconnect {
+            return Some(Exit::Lost(why));
+        }
+        self.link.lost();
+        None
+    }
+
+    /// An attempt to reconnect has ended.
+    fn rejoined(&mut self, result: Rejoin) -> Option<Exit> {
+        let interactive = self.screen.is_interactive();
+        let progress = self.link.rejoined(result, &self.nick, interactive);
+        self.link_progress(progress)
+    }
+
+    /// The user typed `nick` to join again with.
+    fn choose_nick(&mut self, nick: &str) {
+        self.nick = nick.to_string();
+        self.screen.set_prompt(&format!("{nick}> "));
+        self.link.nick_chosen();
+    }
+
+    /// Acts on what the link says about reconnecting.
+    fn link_progress(&mut self, progress: Progress) -> Option<Exit> {
+        match progress {
+            Progress::Quiet => None,
+            Progress::Say(line) if !line.starts_with('!') => {
+                self.screen.print(&line);
+                None
+            }
+            Progress::Say(line) | Progress::AskNick(line) => {
+                self.screen.complain(&line);
+                None
+            }
+            Progress::Back(line) => {
+                self.bye = None;
+                self.screen.print(&line);
+                let (screen, connection) = (&mut self.screen, self.link.connection());
+                self.uploads.reconnected(screen, connection);
+                self.quit_when_ready()
+            }
+            Progress::GiveUp(why) => Some(Exit::Lost(why)),
+        }
     }
 }
 

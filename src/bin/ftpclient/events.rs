@@ -10,7 +10,9 @@
 //! channel, so there is nothing to lock and no order to argue about.
 
 use crate::pool::PooledBuf;
+use ftpchat::protocol::FrameReader;
 use std::io;
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -35,6 +37,8 @@ pub enum Event {
     Trace(String),
     /// The connection to the server has ended.
     Disconnected(Ending),
+    /// An attempt to connect and join again has ended (see `link.rs`).
+    Rejoined(Rejoin),
     /// A file being sent has had this many bytes written to the server.
     UploadProgress {
         /// Our number for the file.
@@ -90,4 +94,16 @@ pub enum Ending {
     Silent(f64),
     /// Reading failed.
     Failed(io::Error),
+}
+
+/// How an attempt to join again went, as its thread saw it.
+pub enum Rejoin {
+    /// Connected and joined: the socket, and its one frame reader.
+    Joined(TcpStream, FrameReader<TcpStream>),
+    /// The server could not be reached, or did not answer: try again.
+    Failed(io::Error),
+    /// The nickname was refused (taken, most likely).
+    NickRefused(String),
+    /// The server refused us for good.
+    Refused(String),
 }

@@ -137,6 +137,14 @@ impl Screen {
         self.redraw();
     }
 
+    /// Changes the prompt (the nickname changed).
+    pub fn set_prompt(&mut self, prompt: &str) {
+        if self.interactive {
+            self.prompt = prompt.to_string();
+            self.redraw();
+        }
+    }
+
     /// Shows `text` (or, with `None`, stops showing anything) as the live
     /// status called `key`, in front of the prompt. Does nothing when
     /// scripted.

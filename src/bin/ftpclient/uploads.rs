@@ -10,6 +10,10 @@
 //! else (chat included). Once every recipient has reported (`DELIVERED`),
 //! a summary says where the file arrived.
 //!
+//! A file cut off by a lost connection (ours, or a recipient's) waits to
+//! be offered again to those it had not reached (see `resume.rs`), who
+//! then resume from what they kept.
+//!
 //! [`Uploads`] keeps each file's state for the control loop, which owns
 //! it: what the server says about a file, and what the user asks
 //! (`/cancel`), both come here.
@@ -17,12 +21,14 @@
 use crate::connection::Connection;
 use crate::events::Event;
 use crate::progress::{Direction, Progress};
+use crate::resume::{RESUME_WINDOW, RETRY_INTERVAL, Resumes, Waiting};
 use crate::terminal::Screen;
 use crate::upload_thread::{Command, DataJob, DataThread};
-use ftpchat::protocol::{ClientMessage, Delivery};
+use ftpchat::protocol::{ClientMessage, Delivery, ErrorCode, nick_key};
 use ftpchat::text::{format_size, make_visible};
 use std::collections::BTreeMap;
 use std::fs::{File, Metadata};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
@@ -44,21 +50,31 @@ pub struct Uploads {
     chunk_len: usize,
     /// Where the files' threads report.
     events: Sender<Event>,
+    /// Files cut off by a lost connection, to offer again.
+    waiting: Resumes,
 }
 
 /// One file being sent.
 struct Upload {
     /// The number the user knows it by (`/cancel N`).
     number: u64,
+    /// Where it is, to offer it again if it is cut off.
+    path: PathBuf,
     /// Its name, shown safely.
     name: String,
     size: u64,
-    /// The one recipient, or everyone.
+    /// The recipient (or several, separated by commas), or everyone.
     to: Option<String>,
     /// How many recipients the server offered it to (from `ACCEPTED`).
     recipients: Option<usize>,
-    /// Who has accepted so far.
+    /// Who has accepted so far (nicknames as the server spells them).
     accepted: Vec<String>,
+    /// The smallest offset a recipient needed: where the data began (more
+    /// than 0 when every recipient resumed).
+    first_offset: Option<u64>,
+    /// If this offer is one made again, when the file first began to wait
+    /// (see `resume.rs`).
+    waiting_since: Option<Instant>,
     reports: Reports,
     /// Bytes sent so far (in this run).
     sent: u64,
@@ -93,16 +109,27 @@ enum Phase {
     },
 }
 
-/// What the recipients reported so far.
+/// What the recipients reported so far (nicknames as the server spells
+/// them).
 #[derive(Default)]
 struct Reports {
     saved: Vec<String>,
     failed: Vec<(String, String)>,
+    /// Recipients whose connection was lost before they had the file,
+    /// and why: the file will be offered to them again.
+    lost: Vec<(String, String)>,
 }
 
 impl Reports {
     fn count(&self) -> usize {
-        self.saved.len() + self.failed.len()
+        self.saved.len() + self.failed.len() + self.lost.len()
+    }
+
+    /// Whether `nick` has reported that it saved the file or will not.
+    fn settled(&self, nick: &str) -> bool {
+        let key = nick_key(nick);
+        let same = |other: &String| nick_key(other) == key;
+        self.saved.iter().any(same) || self.failed.iter().any(|(n, _)| same(n))
     }
 }
 
@@ -122,16 +149,18 @@ impl Uploads {
             last_id: 0,
             chunk_len,
             events,
+            waiting: Resumes::default(),
         }
     }
 
-    /// Whether no file is being sent.
+    /// Whether no file is being sent or waiting to be offered again.
     pub fn is_empty(&self) -> bool {
-        self.active.is_empty()
+        self.active.is_empty() && self.waiting.is_empty()
     }
 
-    /// Checks the file at `path` and offers it to `to` (or everyone), as
-    /// transfer `number`.
+    /// `transfer`: checks the file at `path` and offers it to `to` (or
+    /// everyone), as transfer `number`. A file of that path waiting to be
+    /// offered again is this one now.
     ///
     /// # Errors
     ///
@@ -144,19 +173,43 @@ impl Uploads {
         to: Option<&str>,
         number: u64,
     ) -> Result<(), String> {
-        let file = File::open(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let path = Path::new(path);
+        let same_path: Vec<u64> = (self.waiting.iter())
+            .filter(|w| w.path == path)
+            .map(|w| w.number)
+            .collect();
+        self.offer(connection, path, to, number, None)?;
+        for number in same_path {
+            self.waiting.remove(number);
+        }
+        Ok(())
+    }
+
+    /// Opens the file at `path`, takes its stamp, and offers it to `to`
+    /// (or everyone) as transfer `number`; `waiting_since` if it is
+    /// offered again.
+    fn offer(
+        &mut self,
+        connection: &Connection,
+        path: &Path,
+        to: Option<&str>,
+        number: u64,
+        waiting_since: Option<Instant>,
+    ) -> Result<(), String> {
+        let shown_path = path.display();
+        let file = File::open(path).map_err(|e| format!("cannot read {shown_path}: {e}"))?;
         let metadata = file
             .metadata()
-            .map_err(|e| format!("cannot read {path}: {e}"))?;
+            .map_err(|e| format!("cannot read {shown_path}: {e}"))?;
         if metadata.is_dir() {
-            return Err(format!("cannot send {path}: it is a folder"));
+            return Err(format!("cannot send {shown_path}: it is a folder"));
         }
         // Only the last part of the path travels: the receivers need no
         // more, and should not learn how our folders are laid out.
-        let name = std::path::Path::new(path)
+        let name = path
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
-            .ok_or_else(|| format!("cannot send {path}: it names no file"))?;
+            .ok_or_else(|| format!("cannot send {shown_path}: it names no file"))?;
         self.last_id += 1;
         let id = self.last_id;
         let stamp = file_stamp(&metadata);
@@ -175,11 +228,14 @@ impl Uploads {
         let progress = Progress::new(format!("send {id}"), &shown, Direction::Sending, size);
         let upload = Upload {
             number,
+            path: path.to_path_buf(),
             name: shown,
             size,
             to: to.map(str::to_string),
             recipients: None,
             accepted: Vec::new(),
+            first_offset: None,
+            waiting_since,
             reports: Reports::default(),
             sent: 0,
             progress,
@@ -202,12 +258,19 @@ impl Uploads {
             *deadline = None;
         }
         let target = match &upload.to {
-            Some(nick) => make_visible(nick).into_owned(),
+            Some(nicks) => make_visible(nicks).replace(',', ", "),
             None if recipients == 1 => "1 recipient".to_string(),
             None => format!("{recipients} recipients"),
         };
         let size = format_size(upload.size);
-        screen.print(&format!("* sending {} ({size}) to {target}", upload.name));
+        let again = match upload.waiting_since {
+            Some(_) => " again, to resume",
+            None => "",
+        };
+        screen.print(&format!(
+            "* sending {} ({size}) to {target}{again}",
+            upload.name
+        ));
         // Reports may have come before `ACCEPTED` (a recipient that
         // declined at once), and already account for everyone.
         self.settle(screen, id);
@@ -227,12 +290,24 @@ impl Uploads {
         let Some(upload) = self.active.get_mut(&id) else {
             return;
         };
-        let shown = make_visible(nick).into_owned();
-        screen.print(&format!("* {shown} accepted {}", upload.name));
-        upload.accepted.push(shown);
+        let shown = make_visible(nick);
+        match offset {
+            0 => screen.print(&format!("* {shown} accepted {}", upload.name)),
+            _ => screen.print(&format!(
+                "* {shown} accepted {}, resuming at {}%",
+                upload.name,
+                percent(offset, upload.size)
+            )),
+        }
+        upload.accepted.push(nick.to_string());
+        let first = upload
+            .first_offset
+            .map_or(offset, |first| first.min(offset));
+        upload.first_offset = Some(first);
         match &mut upload.phase {
             Phase::Offered { file, .. } => {
                 let Some(file) = file.take() else { return };
+                upload.progress.restart(offset);
                 let job = DataJob {
                     id,
                     file,
@@ -287,11 +362,21 @@ impl Uploads {
         }
     }
 
-    /// `REFUSED`: the server will not relay (any more of) file `id`.
-    pub fn refused(&mut self, screen: &mut Screen, id: u64, text: &str) {
+    /// `REFUSED`: the server will not relay (any more of) file `id`. A
+    /// file offered again to recipients none of whom is back yet goes
+    /// on waiting, without a word.
+    pub fn refused(&mut self, screen: &mut Screen, id: u64, code: &str, text: &str) {
         let Some(upload) = self.active.remove(&id) else {
             return;
         };
+        if let (Some(since), Some(to)) = (upload.waiting_since, &upload.to)
+            && code == ErrorCode::NoSuchNick.as_str()
+        {
+            let targets = to.split(',').map(str::to_string).collect();
+            let waiting = upload.waiting(targets, since);
+            let try_at = Instant::now() + RETRY_INTERVAL;
+            return self.waiting.add(waiting, try_at);
+        }
         let name = &upload.name;
         let text = make_visible(text);
         screen.set_status(upload.progress.key(), None);
@@ -312,8 +397,9 @@ impl Uploads {
         let Some(upload) = self.active.get_mut(&id) else {
             return;
         };
-        let nick = make_visible(nick).into_owned();
         let name = &upload.name;
+        let shown = make_visible(nick);
+        let nick = nick.to_string();
         match outcome {
             Delivery::Ok => upload.reports.saved.push(nick),
             Delivery::Failed(reason) => {
@@ -323,13 +409,14 @@ impl Uploads {
             Delivery::Lost(reason) => {
                 let reason = match make_visible(reason) {
                     reason if reason.starts_with("connection ") => reason.into_owned(),
+                    reason if reason == "not connected" => reason.into_owned(),
                     reason => format!("connection lost ({reason})"),
                 };
-                upload.reports.failed.push((nick, reason));
+                upload.reports.lost.push((nick, reason));
             }
             Delivery::Declined(reason) => {
                 let reason = make_visible(reason);
-                screen.print(&format!("* {nick} declined {name}: {reason}"));
+                screen.print(&format!("* {shown} declined {name}: {reason}"));
                 upload
                     .reports
                     .failed
@@ -337,7 +424,7 @@ impl Uploads {
             }
             Delivery::Expired => {
                 screen.print(&format!(
-                    "* {nick} did not answer the offer of {name} in time"
+                    "* {shown} did not answer the offer of {name} in time"
                 ));
                 let reason = "did not answer the offer in time".to_string();
                 upload.reports.failed.push((nick, reason));
@@ -449,7 +536,10 @@ impl Uploads {
         connection: &Connection,
         number: u64,
     ) -> Option<String> {
-        let id = self.id_of(number)?;
+        let waiting = self.waiting.remove(number).map(|w| w.name);
+        let Some(id) = self.id_of(number) else {
+            return waiting;
+        };
         let upload = self.active.remove(&id)?;
         screen.set_status(upload.progress.key(), None);
         let reason = String::new();
@@ -473,65 +563,51 @@ impl Uploads {
             .map(|(&id, _)| id)
     }
 
-    /// The numbers of files whose data is still to send (offered, or on
-    /// their way): what Ctrl-C and leaving cancel.
+    /// The numbers of files whose data is still to send (offered, on
+    /// their way, or waiting to be offered again): what Ctrl-C and leaving
+    /// cancel.
     pub fn running(&self) -> Vec<u64> {
-        self.active
-            .values()
+        let mut numbers: Vec<u64> = (self.active.values())
             .filter(|upload| !matches!(upload.phase, Phase::Reporting { .. }))
             .map(|upload| upload.number)
-            .collect()
+            .chain(self.waiting.iter().map(|w| w.number))
+            .collect();
+        numbers.dedup();
+        numbers
     }
 
     /// The numbers and names of files being sent whose name is `name`.
     pub fn named(&self, name: &str) -> Vec<(u64, String)> {
-        self.active
-            .values()
-            .filter(|upload| upload.name == name)
-            .map(|upload| (upload.number, upload.name.clone()))
-            .collect()
+        let mut found: Vec<(u64, String)> = (self.active.values())
+            .map(|upload| (upload.number, &upload.name))
+            .chain(self.waiting.iter().map(|w| (w.number, &w.name)))
+            .filter(|(_, shown)| *shown == name)
+            .map(|(number, shown)| (number, shown.clone()))
+            .collect();
+        found.sort();
+        found.dedup();
+        found
     }
 
-    /// One line per file being sent, for `/transfers`.
+    /// One line per file being sent or waiting, for `/transfers`.
     pub fn listing(&self) -> Vec<Listing> {
-        self.active
-            .values()
-            .map(|upload| {
-                let to = match &upload.to {
-                    Some(nick) => make_visible(nick).into_owned(),
-                    None => "everyone".to_string(),
-                };
-                let state = match upload.phase {
-                    Phase::Offered { .. } => "offered, waiting for an answer".to_string(),
-                    Phase::Sending { .. } => {
-                        let percent = (upload.sent * 100).checked_div(upload.size).unwrap_or(100);
-                        format!("sending, {percent}%")
-                    }
-                    Phase::Reporting { .. } => "sent, waiting for the reports".to_string(),
-                };
-                let answers = match upload.recipients {
-                    Some(recipients) => format!(
-                        "; {} of {recipients} accepted, {} saved",
-                        upload.accepted.len(),
-                        upload.reports.saved.len()
-                    ),
-                    None => String::new(),
-                };
-                let line = format!(
-                    "#{} > {} ({}) to {to}: {state}{answers}",
-                    upload.number,
-                    upload.name,
-                    format_size(upload.size)
-                );
-                Listing {
-                    number: upload.number,
-                    line,
-                }
-            })
-            .collect()
+        let mut lines: Vec<Listing> = self.active.values().map(Upload::listing).collect();
+        for waiting in self.waiting.iter() {
+            let nicks = make_visible(&waiting.targets.join(", ")).into_owned();
+            let line = format!(
+                "#{} > {} ({}) to {nicks}: cut off, waiting to offer it again",
+                waiting.number,
+                waiting.name,
+                format_size(waiting.size)
+            );
+            let number = waiting.number;
+            lines.push(Listing { number, line });
+        }
+        lines
     }
 
-    /// The earliest moment a file waits for (an answer or its reports).
+    /// The earliest moment a file waits for (an answer, its reports, or
+    /// a try at offering it again).
     pub fn next_deadline(&self) -> Option<Instant> {
         self.active
             .values()
@@ -540,11 +616,14 @@ impl Uploads {
                 Phase::Reporting { deadline, .. } => Some(deadline),
                 Phase::Sending { .. } => None,
             })
+            .chain(self.waiting.next_deadline())
             .min()
     }
 
-    /// Gives up on what has waited past its deadline.
-    pub fn on_timer(&mut self, screen: &mut Screen, now: Instant) {
+    /// Gives up on what has waited past its deadline; offers the files
+    /// waiting to be offered again, if it is time (and `connection` is
+    /// up).
+    pub fn on_timer(&mut self, screen: &mut Screen, connection: Option<&Connection>, now: Instant) {
         let expired: Vec<u64> = self
             .active
             .iter()
@@ -565,19 +644,75 @@ impl Uploads {
                 self.finish(screen, id);
             }
         }
+        for waiting in self.waiting.expire(now) {
+            let nicks = make_visible(&waiting.targets.join(", ")).into_owned();
+            let minutes = RESUME_WINDOW.as_secs() / 60;
+            screen.complain(&format!(
+                "! gave up sending {} to {nicks}: not back within {minutes} minutes",
+                waiting.name
+            ));
+        }
+        if let Some(connection) = connection
+            && self.waiting.due(now)
+        {
+            let all = self.waiting.take_all();
+            self.offer_again(screen, connection, all);
+        }
     }
 
-    /// The connection is gone: says which files may not have arrived.
-    pub fn interrupted(&mut self, screen: &mut Screen, why: &str) {
+    /// The connection is back: offers every file that was cut off again.
+    pub fn reconnected(&mut self, screen: &mut Screen, connection: &Connection) {
+        let all = self.waiting.take_all();
+        self.offer_again(screen, connection, all);
+    }
+
+    /// `JOINED`: `nick` is back; offers it the files it had not finished.
+    pub fn joined(&mut self, screen: &mut Screen, connection: &Connection, nick: &str) {
+        let key = nick_key(nick);
+        let found = self.waiting.take_for(|target| nick_key(target) == key);
+        self.offer_again(screen, connection, found);
+    }
+
+    /// Offers each of `files` again, to its targets.
+    fn offer_again(&mut self, screen: &mut Screen, connection: &Connection, files: Vec<Waiting>) {
+        for file in files {
+            let to = file.targets.join(",");
+            let since = Some(file.since);
+            if let Err(problem) = self.offer(connection, &file.path, Some(&to), file.number, since)
+            {
+                screen.complain(&format!("! cannot offer {} again: {problem}", file.name));
+            }
+        }
+    }
+
+    /// The connection is lost: each file on its way stops, and waits to
+    /// be offered again to the recipients it had not reached, if there
+    /// are any it knows of (`None` if the client will not reconnect).
+    pub fn connection_lost(&mut self, screen: &mut Screen, why: &str, reconnecting: bool) {
         for (_, upload) in std::mem::take(&mut self.active) {
             screen.set_status(upload.progress.key(), None);
-            screen.complain(&format!(
-                "! sending {} stopped: {why}; its recipients may not have it",
-                upload.name
-            ));
-            match upload.phase {
-                Phase::Sending { data, .. } | Phase::Reporting { data, .. } => data.stop(None),
-                Phase::Offered { .. } => {}
+            let name = &upload.name;
+            let targets = upload.pending_targets();
+            match (&upload.phase, reconnecting && !targets.is_empty()) {
+                (_, true) => {
+                    let nicks = make_visible(&targets.join(", ")).into_owned();
+                    screen.complain(&format!(
+                        "! sending {name} stopped at {}%: {why}; it will be offered again to {nicks}",
+                        percent(upload.sent, upload.size)
+                    ));
+                }
+                (_, false) => screen.complain(&format!(
+                    "! sending {name} stopped: {why}; its recipients may not have it"
+                )),
+            }
+            if reconnecting && !targets.is_empty() {
+                // Offered again once reconnected (see `reconnected`).
+                let since = upload.waiting_since.unwrap_or_else(Instant::now);
+                let try_at = Instant::now() + RETRY_INTERVAL;
+                self.waiting.add(upload.waiting(targets, since), try_at);
+            }
+            if let Phase::Sending { data, .. } | Phase::Reporting { data, .. } = upload.phase {
+                data.stop(None);
             }
         }
     }
@@ -610,6 +745,14 @@ impl Uploads {
             Phase::Offered { .. } => None,
         };
         upload.summarize(screen, finished);
+        // Those whose connection was lost get the file again when back.
+        let lost: Vec<String> = upload.reports.lost.iter().map(|(n, _)| n.clone()).collect();
+        if !lost.is_empty() {
+            // At once: they may be back already.
+            let since = upload.waiting_since.unwrap_or_else(Instant::now);
+            self.waiting
+                .add(upload.waiting(lost, since), Instant::now());
+        }
     }
 }
 
@@ -629,15 +772,80 @@ fn file_stamp(metadata: &Metadata) -> String {
 }
 
 impl Upload {
-    /// Prints how the file turned out: whom it reached, whom it did not,
-    /// and who never said.
+    /// This file, waiting to be offered again to `targets` since `since`.
+    fn waiting(&self, targets: Vec<String>, since: Instant) -> Waiting {
+        Waiting {
+            number: self.number,
+            path: self.path.clone(),
+            name: self.name.clone(),
+            size: self.size,
+            targets,
+            since,
+        }
+    }
+
+    /// The recipients it knows of that have not settled: those named in
+    /// the offer (all those who accepted, for an offer to everyone), and
+    /// those whose connection was lost, but not those who saved it or
+    /// said no.
+    fn pending_targets(&self) -> Vec<String> {
+        let named = match &self.to {
+            Some(nicks) => nicks.split(',').map(str::to_string).collect(),
+            None => self.accepted.clone(),
+        };
+        let lost = self.reports.lost.iter().map(|(nick, _)| nick.clone());
+        let mut targets: Vec<String> = Vec::new();
+        for nick in named.into_iter().chain(lost) {
+            let key = nick_key(&nick);
+            let known = targets.iter().any(|t| nick_key(t) == key);
+            if !known && !self.reports.settled(&nick) {
+                targets.push(nick);
+            }
+        }
+        targets
+    }
+
+    /// Its line in `/transfers`.
+    fn listing(&self) -> Listing {
+        let to = match &self.to {
+            Some(nicks) => make_visible(nicks).replace(',', ", "),
+            None => "everyone".to_string(),
+        };
+        let state = match self.phase {
+            Phase::Offered { .. } => "offered, waiting for an answer".to_string(),
+            Phase::Sending { .. } => format!("sending, {}%", percent(self.sent, self.size)),
+            Phase::Reporting { .. } => "sent, waiting for the reports".to_string(),
+        };
+        let answers = match self.recipients {
+            Some(recipients) => format!(
+                "; {} of {recipients} accepted, {} saved",
+                self.accepted.len(),
+                self.reports.saved.len()
+            ),
+            None => String::new(),
+        };
+        let line = format!(
+            "#{} > {} ({}) to {to}: {state}{answers}",
+            self.number,
+            self.name,
+            format_size(self.size)
+        );
+        Listing {
+            number: self.number,
+            line,
+        }
+    }
+
+    /// Prints how the file turned out: whom it reached, whom it did not
+    /// (and who will get it again), and who never said.
     fn summarize(&self, screen: &mut Screen, finished: Option<(Duration, u64, u32)>) {
         let name = &self.name;
         let reports = &self.reports;
         let recipients = self.recipients.unwrap_or(0);
+        let unreached = reports.failed.len() + reports.lost.len();
         match finished {
             // Everyone failed, whether before the last chunk or after.
-            _ if reports.saved.is_empty() && reports.failed.len() >= recipients => {
+            _ if reports.saved.is_empty() && unreached >= recipients => {
                 screen.complain(&format!("! {name} reached nobody"));
             }
             Some((busy, bytes, checksum)) => {
@@ -647,14 +855,27 @@ impl Upload {
                 let rate = format_size((bytes as f64 / secs) as u64);
                 let size = format_size(self.size);
                 let saved = reports.saved.len();
+                let resumed = match self.first_offset {
+                    Some(offset) if offset > 0 => {
+                        format!(", resumed at {}%", percent(offset, self.size))
+                    }
+                    _ => String::new(),
+                };
                 screen.print(&format!(
-                    "* sent {name} ({size}) to {saved} of {recipients} in {secs:.1} s ({rate}/s), cksum {checksum}"
+                    "* sent {name} ({size}) to {saved} of {recipients} in {secs:.1} s ({rate}/s){resumed}, cksum {checksum}"
                 ));
             }
             None => {}
         }
         for (nick, reason) in &reports.failed {
+            let nick = make_visible(nick);
             screen.complain(&format!("! {name} did not reach {nick}: {reason}"));
+        }
+        for (nick, reason) in &reports.lost {
+            let nick = make_visible(nick);
+            screen.complain(&format!(
+                "! {name} did not reach {nick} yet: {reason}; it will be offered again when {nick} is back"
+            ));
         }
         let silent = recipients.saturating_sub(reports.count());
         if silent > 0 {
@@ -664,4 +885,9 @@ impl Upload {
             ));
         }
     }
+}
+
+/// `part` of `whole`, in whole percent (100 for an empty whole).
+fn percent(part: u64, whole: u64) -> u64 {
+    part.saturating_mul(100).checked_div(whole).unwrap_or(100)
 }
