@@ -9,7 +9,7 @@
 mod common;
 
 use common::{CLIENT, ClientProcess, Lines, RawClient, SERVER, ServerProcess};
-use common::{list_dir, scratch_dir, test_bytes};
+use common::{list_dir, scratch_dir, signal, test_bytes};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -152,13 +152,6 @@ fn run(dir: &Path, line: &str) -> Vec<String> {
     let output = process.stdout.rest();
     assert!(process.wait_exit().success(), "`{line}` failed");
     output
-}
-
-/// Stops (`STOP`) or resumes (`CONT`) a process, as `kill` does.
-fn signal(process: &ClientProcess, signal: &str) {
-    let kill = format!("kill -{signal} {}", process.pid());
-    let status = Command::new("sh").arg("-c").arg(&kill).status().unwrap();
-    assert!(status.success(), "`{kill}` works");
 }
 
 /// The address of the peer whose trace line (in `frames`) is `frame`.

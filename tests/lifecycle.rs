@@ -209,6 +209,55 @@ fn client_gives_up_reconnecting_to_a_server_that_stays_away() {
     );
 }
 
+/// While the client reconnects, a line typed is not sent, and says so;
+/// `/quit` leaves at once, with 0.
+#[test]
+fn while_reconnecting_chat_waits_and_quit_leaves() {
+    let dir = scratch_dir();
+    let mut server = ServerProcess::start(&dir);
+    let addr = server.addr();
+    let mut alice = ClientProcess::join(&dir, addr, "alice");
+    server.kill();
+    alice.stderr.expect("closed the connection");
+    alice.send("anyone there?");
+    assert_eq!(
+        alice.stderr.expect("not sent"),
+        format!(
+            "! not connected to 127.0.0.1:{} (reconnecting); not sent",
+            addr.port()
+        )
+    );
+    alice.send("/quit");
+    assert_eq!(alice.wait_exit().code(), Some(0));
+}
+
+/// Coming back to find its nickname taken by someone else, a script
+/// tries again while the server may still be holding its old connection
+/// (two keep-alive intervals and a little), then exits with 1.
+#[test]
+fn a_nickname_taken_while_away_ends_a_script() {
+    let dir = scratch_dir();
+    let mut first = ServerProcess::start(&dir);
+    let addr = first.addr();
+    let args = ["--nick", "alice", "--keepalive", "0.3"];
+    let mut alice = ClientProcess::start(&dir, addr, &args);
+    alice.stdout.expect("online");
+    first.kill();
+    let port = addr.port().to_string();
+    let second = ServerProcess::start_with(&dir, &["--port", &port]);
+    let _impostor = RawClient::join_full(second.addr(), "alice");
+    assert_eq!(alice.wait_exit().code(), Some(1));
+    let errors = alice.stderr.rest();
+    let taken = "nickname alice is already taken";
+    let retried =
+        format!("! could not reconnect to {addr}: {taken} (perhaps still by our old connection)");
+    assert!(errors.contains(&retried), "{errors:?}");
+    assert_eq!(
+        errors.last().unwrap(),
+        &format!("ftpclient: could not join {addr} again: {taken}")
+    );
+}
+
 /// Connection refused and an unknown host are one clear line and exit 1.
 #[test]
 fn client_reports_connection_failures() {

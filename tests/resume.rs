@@ -6,11 +6,11 @@
 mod common;
 
 use common::{
-    ClientProcess, RawClient, ServerProcess, cksum, client_dir, list_dir, scratch_dir, test_bytes,
+    ClientProcess, RawClient, ServerProcess, cksum, client_dir, list_dir, scratch_dir, signal,
+    test_bytes, wait_for_len,
 };
 use std::fs;
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
 
 /// Joins alice, bob and carol as raw full clients, each having read the
 /// others' arrivals, so that no `JOINED` comes between later answers.
@@ -322,16 +322,177 @@ fn a_receiver_killed_and_started_again_resumes() {
     assert_eq!(fs::read(bob_dir.join("rec/data.bin")).unwrap(), bytes);
 }
 
-/// Waits (at most a few seconds) until the file at `path` holds `len`
-/// bytes: the receiver's disk thread has written them.
-fn wait_for_len(path: &Path, len: u64) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while fs::metadata(path).map(|m| m.len()).unwrap_or(0) < len {
-        assert!(
-            Instant::now() < deadline,
-            "{} never reached {len} bytes",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(5));
+/// Real clients in the middle of a file: alice sends `big.bin` to bob,
+/// who is frozen (SIGSTOP) once a quarter of it has reached his disk, so
+/// that the transfer stands still part way.
+struct Midway {
+    alice: ClientProcess,
+    alice_dir: PathBuf,
+    bob: ClientProcess,
+    bob_dir: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl Midway {
+    fn start(dir: &Path, server: &ServerProcess) -> Midway {
+        let bob_dir = client_dir(dir, "bob");
+        let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+        let alice_dir = client_dir(dir, "alice");
+        let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+        bob.stdout.expect("* alice joined");
+        let bytes = test_bytes(128 * 1024 * 1024, 12);
+        fs::write(alice_dir.join("big.bin"), &bytes).unwrap();
+        alice.send("transfer big.bin");
+        bob.stdout.expect("* receiving big.bin");
+        wait_for_len(&bob_dir.join("rec/.big.bin.part"), bytes.len() as u64 / 4);
+        signal(&bob, "STOP");
+        Midway {
+            alice,
+            alice_dir,
+            bob,
+            bob_dir,
+            bytes,
+        }
     }
+
+    /// Waits for bob to have resumed and saved the file, and for alice's
+    /// summary; checks both say so, and that the file is whole.
+    fn expect_resumed(&mut self) {
+        let resuming = self.bob.stdout.expect("* resuming big.bin");
+        assert!(
+            resuming.starts_with("* resuming big.bin (128.0 MiB) from alice at "),
+            "{resuming}"
+        );
+        let received = self.bob.stdout.expect("* received big.bin");
+        assert!(received.contains(" from alice, resumed at "), "{received}");
+        let sent = self.alice.stdout.expect("* sent big.bin");
+        assert!(sent.contains(" to 1 of 1 in "), "{sent}");
+        assert!(sent.contains(", resumed at "), "{sent}");
+        let saved = fs::read(self.bob_dir.join("rec/big.bin")).unwrap();
+        assert!(saved == self.bytes, "the file arrived whole and right");
+        assert_eq!(list_dir(&self.bob_dir.join("rec")), ["big.bin"]);
+    }
+}
+
+/// From a server's `--trace`, read until bob's file is delivered: the
+/// offset of the last `ACCEPT`, and how many bytes of file data the sender
+/// sent (`DATA`) for the transfer delivered.
+fn resumed_traffic(server: &mut ServerProcess) -> (u64, u64) {
+    let frames = server.stderr.until(" bob ok");
+    let delivered = frames.last().unwrap();
+    let (_, fields) = delivered.split_once(" DELIVERED ").expect("DELIVERED");
+    let id = fields.split(' ').next().unwrap();
+    let accept = frames
+        .iter()
+        .rev()
+        .find_map(|line| line.split_once(" ACCEPT "))
+        .map(|(_, fields)| fields.split(' ').nth(1).unwrap().parse().unwrap())
+        .expect("a recipient accepted");
+    let data = format!(" DATA {id} ");
+    let sent = frames
+        .iter()
+        .filter(|line| line.contains(" <- ") && line.contains(&data))
+        .map(|line| {
+            let (_, fields) = line.split_once(&data).unwrap();
+            fields.split(' ').next().unwrap().parse::<u64>().unwrap()
+        })
+        .sum();
+    (accept, sent)
+}
+
+/// The server is killed (SIGKILL) in the middle of a file and a new one
+/// started on the same port: both clients reconnect by themselves, the
+/// sender offers the file again, the receiver resumes from its partial
+/// file, and only the bytes it lacked travel again.
+#[test]
+fn a_server_restarted_mid_transfer_costs_only_the_rest() {
+    let dir = scratch_dir();
+    let mut first = ServerProcess::start(&dir);
+    let mut midway = Midway::start(&dir, &first);
+    first.kill();
+    let port = first.addr().port().to_string();
+    let mut second = ServerProcess::start_with(&dir, &["--port", &port, "--trace"]);
+    signal(&midway.bob, "CONT");
+
+    let stopped = midway.bob.stderr.expect("! receiving big.bin");
+    assert!(
+        stopped.ends_with("; the part received is kept, to resume when the file is offered again"),
+        "{stopped}"
+    );
+    let paused = midway.alice.stderr.expect("! sending big.bin stopped at ");
+    assert!(
+        paused.ends_with("; it will be offered again to bob"),
+        "{paused}"
+    );
+    let addr = second.addr();
+    for client in [&mut midway.alice, &mut midway.bob] {
+        client.stdout.expect("* reconnecting to ");
+        let back = client.stdout.expect("* reconnected");
+        assert!(
+            back.starts_with(&format!("* reconnected to {addr} as ")),
+            "{back}"
+        );
+    }
+    midway.expect_resumed();
+
+    let size = midway.bytes.len() as u64;
+    let (offset, resent) = resumed_traffic(&mut second);
+    println!("bytes sent again after the restart: {resent} of {size} (resumed at {offset})");
+    assert!(
+        offset >= size / 4,
+        "bob kept at least what he had: {offset}"
+    );
+    assert_eq!(resent, size - offset, "only the bytes bob lacked");
+}
+
+/// A receiving client killed mid-file (SIGKILL) and started again: the
+/// sender hears its connection was lost, offers the file again when it
+/// is back, and it resumes from the partial file the killed one left.
+#[test]
+fn a_receiver_killed_and_restarted_resumes_on_its_own() {
+    let dir = scratch_dir();
+    let mut server = ServerProcess::start_with(&dir, &["--port", "0", "--trace"]);
+    let mut midway = Midway::start(&dir, &server);
+    midway.bob.kill();
+    let lost = midway.alice.stderr.expect("did not reach bob");
+    assert!(
+        lost.starts_with("! big.bin did not reach bob yet: connection "),
+        "{lost}"
+    );
+    assert!(
+        lost.ends_with("; it will be offered again when bob is back"),
+        "{lost}"
+    );
+
+    midway.bob = ClientProcess::join(&midway.bob_dir, server.addr(), "bob");
+    midway.expect_resumed();
+    let size = midway.bytes.len() as u64;
+    let (offset, resent) = resumed_traffic(&mut server);
+    assert!(offset >= size / 4, "{offset}");
+    assert_eq!(resent, size - offset);
+}
+
+/// A source file changed while its transfer was cut off is sent whole:
+/// its stamp changed, so the receiver's part of the old version is not
+/// extended, but deleted.
+#[test]
+fn a_source_changed_while_cut_off_is_sent_whole() {
+    let dir = scratch_dir();
+    let mut server = ServerProcess::start_with(&dir, &["--port", "0", "--trace"]);
+    let mut midway = Midway::start(&dir, &server);
+    midway.bob.kill();
+    midway.alice.stderr.expect("did not reach bob");
+    let changed = test_bytes(midway.bytes.len(), 13);
+    fs::write(midway.alice_dir.join("big.bin"), &changed).unwrap();
+
+    let mut bob = ClientProcess::join(&midway.bob_dir, server.addr(), "bob");
+    bob.stdout
+        .expect("* receiving big.bin (128.0 MiB) from alice");
+    let received = bob.stdout.expect("* received big.bin");
+    assert!(!received.contains("resumed"), "{received}");
+    let saved = fs::read(midway.bob_dir.join("rec/big.bin")).unwrap();
+    assert!(saved == changed, "the new version, whole");
+    assert_eq!(list_dir(&midway.bob_dir.join("rec")), ["big.bin"]);
+    let size = changed.len() as u64;
+    assert_eq!(resumed_traffic(&mut server), (0, size));
 }

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::ops::{Deref, DerefMut};
@@ -245,6 +246,27 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Sends `signal` (`STOP`, `CONT`, ...) to `process`, as `kill` does.
+pub fn signal(process: &Process, signal: &str) {
+    let kill = format!("kill -{signal} {}", process.pid());
+    let status = Command::new("sh").arg("-c").arg(&kill).status().unwrap();
+    assert!(status.success(), "`{kill}` works");
+}
+
+/// Waits (at most [`TIMEOUT`]) until the file at `path` holds at least
+/// `len` bytes: a receiver's disk thread has written them.
+pub fn wait_for_len(path: &Path, len: u64) {
+    let deadline = Instant::now() + TIMEOUT;
+    while fs::metadata(path).map(|m| m.len()).unwrap_or(0) < len {
+        assert!(
+            Instant::now() < deadline,
+            "{} never reached {len} bytes",
+            path.display()
+        );
+        thread::sleep(Duration::from_millis(2)); // polling a file, not synchronising
     }
 }
 

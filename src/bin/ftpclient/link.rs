@@ -38,6 +38,11 @@ use std::sync::mpsc::Sender;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+/// How much longer than two keep-alive intervals a nickname taken when we
+/// come back may still be held by our own old connection (the server
+/// drops a silent connection after two intervals of its own).
+const GHOST_MARGIN: Duration = Duration::from_secs(2);
+
 /// The delays between attempts to reconnect, in seconds; the last one
 /// repeats.
 const BACKOFF_SECS: [u64; 5] = [1, 2, 4, 8, 15];
@@ -255,9 +260,7 @@ impl Link {
             // Our old connection may still hold the nickname on the server
             // until it notices the connection is dead: try again for that
             // long, then it is someone else's.
-            Rejoin::NickRefused(why)
-                if outage.since.elapsed() > 2 * keepalive + HANDSHAKE_TIMEOUT =>
-            {
+            Rejoin::NickRefused(why) if outage.since.elapsed() > 2 * keepalive + GHOST_MARGIN => {
                 if interactive {
                     outage.asking = true;
                     return Progress::AskNick(format!(
