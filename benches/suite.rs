@@ -18,6 +18,8 @@ mod chat;
 mod common;
 #[path = "suite/report.rs"]
 mod report;
+#[path = "suite/resume.rs"]
+mod resume;
 #[path = "suite/system.rs"]
 mod system;
 #[path = "suite/transfer.rs"]
@@ -25,6 +27,7 @@ mod transfer;
 
 use chat::{chat, idle, latency};
 use report::Report;
+use resume::resume;
 use std::fs;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -51,7 +54,7 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .map(String::as_str)
         .collect();
-    let workloads: [(&str, Workload); 7] = [
+    let workloads: [(&str, Workload); 8] = [
         ("relay", relay),
         ("fan-out", fan_out),
         ("chat", chat),
@@ -59,6 +62,7 @@ fn main() {
         ("idle", idle),
         ("memory", memory),
         ("chunk-size", chunk_size),
+        ("resume", resume),
     ];
     println!("ftpchat benchmarks: {RUNS} runs each, median [min-max]");
     println!("machine: {} cores, {}", cores(), cpu_model());
