@@ -68,20 +68,22 @@ pub const TRANSFER_USAGE: &str =
 /// The commands everyone can type, one per line, for `/help`.
 pub const CHAT_HELP: &str = "\
 commands:
-  TEXT              send TEXT to everyone (start with // to send a leading /)
-  /msg NICK TEXT    send TEXT to NICK only
-  /who              list who is online
-  /help             show this help
-  /quit             leave the chat";
+  TEXT                send TEXT to everyone (// sends a leading /)
+  /msg NICK TEXT      send TEXT to NICK only
+  /who                list who is online
+  /help               show this help
+  /quit               leave the chat";
 
-/// The file commands, which only the full client has.
-pub const FILE_HELP: &str = "\
-  transfer PATH     send the file at PATH to everyone (also /transfer)
-  transfer PATH NICK  send it to NICK only; quote a PATH with spaces: \"a b.txt\"
-  /accept [N]       take the file offered as #N (or the latest offer)
-  /decline [N]      refuse the file offered as #N (or the latest offer)
-  /cancel [N|NAME]  stop transfer #N, or the file NAME, or (alone) all of them
-  /transfers        list offers and files on their way, in (<) and out (>)";
+/// The file commands, which only the full client has. (Each line keeps
+/// its indent: a line continuation would swallow it.)
+pub const FILE_HELP: &str = concat!(
+    "  transfer PATH       send the file at PATH to everyone (also /transfer)\n",
+    "  transfer PATH NICK  send it to NICK only (\"a b.txt\" for spaces)\n",
+    "  /accept [N]         take the file offered as #N (or the latest)\n",
+    "  /decline [N]        refuse the file offered as #N (or the latest)\n",
+    "  /cancel [N|NAME]    stop transfer #N or NAME, or (alone) all of them\n",
+    "  /transfers          list offers and files on their way (< in, > out)",
+);
 
 /// Understands one typed line (without its line ending).
 ///
@@ -302,5 +304,19 @@ mod tests {
     fn text_keeps_its_spacing() {
         assert_eq!(parse_input("  indented"), Input::Chat("  indented"));
         assert_eq!(parse_input("a/b"), Input::Chat("a/b"));
+    }
+
+    #[test]
+    fn help_lines_are_aligned_and_fit_80_columns() {
+        for line in CHAT_HELP.lines().skip(1).chain(FILE_HELP.lines()) {
+            assert!(line.chars().count() <= 80, "{line:?}");
+            assert!(
+                line.starts_with("  ") && !line.starts_with("   "),
+                "{line:?}"
+            );
+            let description = line.char_indices().nth(22).map(|(i, _)| &line[i..]);
+            assert!(line[..22].ends_with("  "), "{line:?}");
+            assert!(description.is_some_and(|d| !d.starts_with(' ')), "{line:?}");
+        }
     }
 }

@@ -385,7 +385,7 @@ fn exercise_6_a_client_that_stops_reading() {
     alice.stdout.expect("carol joined");
 
     alice.send("transfer huge.bin");
-    alice.stdout.expect("* sending huge.bin");
+    alice.stdout.expect("* offering huge.bin");
     carol.stdout.expect("* receiving huge.bin");
     signal(&carol, "STOP");
     bob.send("still here");

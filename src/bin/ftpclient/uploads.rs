@@ -268,7 +268,7 @@ impl Uploads {
             None => "",
         };
         screen.print(&format!(
-            "* sending {} ({size}) to {target}{again}",
+            "* offering {} ({size}) to {target}{again}",
             upload.name
         ));
         // Reports may have come before `ACCEPTED` (a recipient that
@@ -416,11 +416,22 @@ impl Uploads {
             }
             Delivery::Declined(reason) => {
                 let reason = make_visible(reason);
-                screen.print(&format!("* {shown} declined {name}: {reason}"));
-                upload
-                    .reports
-                    .failed
-                    .push((nick, format!("declined ({reason})")));
+                // After accepting, a recipient that declines has stopped
+                // receiving the file (it cancelled).
+                let key = nick_key(&nick);
+                let had_accepted = upload.accepted.iter().any(|a| nick_key(a) == key);
+                let (line, failure) = match had_accepted {
+                    true => (
+                        format!("* {shown} stopped receiving {name}: {reason}"),
+                        format!("stopped receiving it ({reason})"),
+                    ),
+                    false => (
+                        format!("* {shown} declined {name}: {reason}"),
+                        format!("declined ({reason})"),
+                    ),
+                };
+                screen.print(&line);
+                upload.reports.failed.push((nick, failure));
             }
             Delivery::Expired => {
                 screen.print(&format!(
@@ -844,10 +855,12 @@ impl Upload {
         let recipients = self.recipients.unwrap_or(0);
         let unreached = reports.failed.len() + reports.lost.len();
         match finished {
-            // Everyone failed, whether before the last chunk or after.
-            _ if reports.saved.is_empty() && unreached >= recipients => {
+            // Everyone failed, whether before the last chunk or after. (One
+            // recipient's failure, below, says it all.)
+            _ if reports.saved.is_empty() && unreached >= recipients && recipients > 1 => {
                 screen.complain(&format!("! {name} reached nobody"));
             }
+            _ if reports.saved.is_empty() && unreached >= recipients => {}
             Some((busy, bytes, checksum)) => {
                 // The rate of the data itself: time spent waiting for
                 // answers is left out.
