@@ -28,6 +28,7 @@
 //! | `pool.rs` | bounded memory between the socket and the disk |
 //! | `progress.rs` | the live progress of a transfer |
 //! | `editor.rs` | keys into edits of the input line (pure, tested) |
+//! | `width.rs` | how many columns text takes on a terminal |
 //! | `terminal.rs` | the screen: events above, the input line below |
 //!
 //! Try it: start `cargo run --bin ftpserver`, then in two more terminals
@@ -70,6 +71,8 @@ mod terminal;
 mod upload_thread;
 #[path = "ftpclient/uploads.rs"]
 mod uploads;
+#[path = "ftpclient/width.rs"]
+mod width;
 
 use connection::{Answer, HANDSHAKE_TIMEOUT, connect, handshake};
 use control::{Client, Exit};

@@ -31,8 +31,9 @@ use crate::terminal::Screen;
 use crate::uploads::Uploads;
 use ftpchat::display::describe;
 use ftpchat::input::{CHAT_HELP, FILE_HELP, Input, parse_input};
-use ftpchat::protocol::{self, ClientMessage, ServerMessage};
+use ftpchat::protocol::{self, ClientMessage, ServerMessage, nick_key};
 use ftpchat::text::make_visible;
+use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -77,6 +78,8 @@ pub struct Client {
     /// The number the last transfer, either way, was given: the user
     /// names transfers by these (`/accept 3`, `/cancel 2`).
     last_number: u64,
+    /// Who is online, as far as we know (for Tab), by `nick_key`.
+    roster: BTreeMap<String, String>,
 }
 
 impl Client {
@@ -98,6 +101,7 @@ impl Client {
             bye: None,
             leaving: Leaving::No,
             last_number: 0,
+            roster: BTreeMap::new(),
         }
     }
 
@@ -214,11 +218,31 @@ impl Client {
             };
             match self.screen.edit(key) {
                 Edit::Submit(line) => self.typed(&line),
+                Edit::Complete => self.complete(),
                 Edit::Interrupt => self.interrupt(),
                 Edit::EndOfInput => self.leave_now(),
                 Edit::Changed | Edit::Unchanged => {}
             }
         }
+    }
+
+    /// Tab: completes the word before the cursor: a command at the start
+    /// of the line, a file after `transfer`, a nickname anywhere else.
+    fn complete(&mut self) {
+        let before = self.screen.before_cursor();
+        let words: Vec<&str> = before.split(' ').collect();
+        let (candidates, suffix) = match words.as_slice() {
+            [command] if command.starts_with('/') => (command_names(), " "),
+            [first, path]
+                if first.eq_ignore_ascii_case("transfer")
+                    || first.eq_ignore_ascii_case("/transfer") =>
+            {
+                (file_names(path), " ")
+            }
+            [_] => (self.roster.values().cloned().collect(), ": "),
+            _ => (self.roster.values().cloned().collect(), " "),
+        };
+        self.screen.complete(&candidates, suffix);
     }
 
     /// Ctrl-C: cancels the files on their way, if any; else leaves.
@@ -518,11 +542,23 @@ impl Client {
                 self.uploads.delivered(screen, id, nick, outcome);
             }
             ServerMessage::Joined { nick } => {
+                self.roster.insert(nick_key(nick), nick.to_string());
                 screen.print(&describe(&message).unwrap_or_default());
                 // Someone whose file was cut off may be back for it.
                 self.uploads.joined(screen, connection, nick);
             }
             message => {
+                match message {
+                    ServerMessage::Left { nick, .. } => {
+                        self.roster.remove(&nick_key(nick));
+                    }
+                    ServerMessage::Users { nicks, .. } => {
+                        let known = nicks.split(' ').filter(|n| !n.is_empty());
+                        self.roster
+                            .extend(known.map(|n| (nick_key(n), n.to_string())));
+                    }
+                    _ => {}
+                }
                 if let Some(text) = describe(&message) {
                     screen.print(&text);
                 }
@@ -596,6 +632,7 @@ impl Client {
             }
             Progress::Back(line) => {
                 self.bye = None;
+                self.roster.clear(); // the server sends the list again
                 self.screen.print(&line);
                 let (screen, connection) = (&mut self.screen, self.link.connection());
                 self.uploads.reconnected(screen, connection);
@@ -604,6 +641,50 @@ impl Client {
             Progress::GiveUp(why) => Some(Exit::Lost(why)),
         }
     }
+}
+
+/// The commands, for Tab.
+fn command_names() -> Vec<String> {
+    let names = [
+        "/accept",
+        "/cancel",
+        "/decline",
+        "/help",
+        "/msg",
+        "/quit",
+        "/transfer",
+        "/transfers",
+        "/who",
+    ];
+    names.map(str::to_string).to_vec()
+}
+
+/// The files and folders whose path starts with `partial` (a path as typed
+/// so far): `notes/re` gives `notes/report.pdf`, `notes/recent/`. Hidden
+/// ones only when `partial` names them.
+fn file_names(partial: &str) -> Vec<String> {
+    let (folder, start) = match partial.rfind('/') {
+        Some(slash) => partial.split_at(slash + 1),
+        None => ("", partial),
+    };
+    let Ok(entries) = std::fs::read_dir(if folder.is_empty() { "." } else { folder }) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let wanted =
+                name.starts_with(start) && (start.starts_with('.') || !name.starts_with('.'));
+            let slash = match entry.path().is_dir() {
+                true => "/",
+                false => "",
+            };
+            wanted.then(|| format!("{folder}{name}{slash}"))
+        })
+        .collect();
+    names.sort();
+    names
 }
 
 /// What `/cancel` names: a transfer's number, or a file name.

@@ -368,7 +368,10 @@ impl Downloads {
         let placeholder = Stage::Offered;
         if let Stage::Receiving(mut download) = std::mem::replace(&mut incoming.stage, placeholder)
         {
-            screen.set_status(download.progress.key(), None);
+            // The last byte is in: checking and syncing to disk may take
+            // a moment, which the status line says.
+            let saving = download.progress.after_data("checking and saving");
+            screen.set_status(download.progress.key(), Some(saving));
             download.disk.finish(checksum);
             incoming.stage = Stage::Saving(download);
         }
@@ -386,6 +389,9 @@ impl Downloads {
         let Some(incoming) = self.remove(number) else {
             return;
         };
+        if let Stage::Saving(download) = &incoming.stage {
+            screen.set_status(download.progress.key(), None);
+        }
         report(connection, incoming.id, Delivery::Ok);
         let resumed = match incoming.resumed_from {
             Some(offset) => format!(", resumed at {}%", percent(offset, incoming.size)),

@@ -15,14 +15,29 @@
 //! The input row also shows the progress of file transfers, in front of
 //! the prompt, so that progress is one live line that never scrolls.
 //!
+//! The row must never be wider than the terminal: a row that wraps onto a
+//! second one leaves that one behind as debris at the next redraw. So the
+//! row is laid out in columns (see `width.rs`) by [`layout`], a pure
+//! function: the status takes the longest of its forms that leaves the
+//! input at least a third of the row, and the input scrolls sideways to
+//! keep the cursor in view. The terminal's width is asked again (with
+//! `stty size`) before a redraw if it was last asked a while ago; after a
+//! resize, the rows the terminal re-wrapped the old row into are cleared.
+//!
 //! When standard input is not a terminal (a script, a pipe, a test), none
 //! of this happens: every event is printed as one plain line to standard
 //! output, and there is no input line and no live progress.
 
 use crate::editor::{Edit, Editor, Key};
+use crate::progress::Status;
+use crate::width::{fit, grapheme_width, graphemes, text_width};
 use ftpchat::tty;
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+/// How long a known terminal width is trusted before it is asked again.
+const WIDTH_CHECK_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The terminal: the events printed, the input line, the status.
 pub struct Screen {
@@ -31,10 +46,14 @@ pub struct Screen {
     prompt: String,
     /// The line being typed.
     editor: Editor,
-    /// Live status texts (file progress) shown before the prompt, by key.
-    status: BTreeMap<String, String>,
-    /// Width of the terminal, in columns, to keep the input on one row.
+    /// Live status (file progress) shown before the prompt, by key.
+    status: BTreeMap<String, Status>,
+    /// Width of the terminal, in columns, and when it was last asked.
     columns: usize,
+    columns_checked: Instant,
+    /// The column of the cursor on the row last drawn (to clear what the
+    /// terminal re-wraps after a resize).
+    cursor_column: usize,
 }
 
 impl Screen {
@@ -46,6 +65,8 @@ impl Screen {
             editor: Editor::new(),
             status: BTreeMap::new(),
             columns: 80,
+            columns_checked: Instant::now(),
+            cursor_column: 0,
         }
     }
 
@@ -63,13 +84,14 @@ impl Screen {
         tty::enter(&[
             "-icanon", "-echo", "-isig", "-ixon", "-iexten", "min", "1", "time", "0",
         ])?;
-        let columns = tty::columns().filter(|&columns| columns > 10).unwrap_or(80);
-        let screen = Screen {
+        let mut screen = Screen {
             interactive: true,
             prompt: prompt.to_string(),
             editor: Editor::new(),
             status: BTreeMap::new(),
-            columns,
+            columns: terminal_columns(),
+            columns_checked: Instant::now(),
+            cursor_column: 0,
         };
         screen.redraw();
         Ok(screen)
@@ -89,6 +111,23 @@ impl Screen {
         edit
     }
 
+    /// The text before the cursor, to choose what Tab completes.
+    pub fn before_cursor(&self) -> &str {
+        self.editor.before_cursor()
+    }
+
+    /// Tab: completes the word before the cursor with one of
+    /// `candidates`, followed by `suffix`; shows them all if several
+    /// match.
+    pub fn complete(&mut self, candidates: &[String], suffix: &str) {
+        let matches = self.editor.complete(candidates, suffix);
+        if matches.len() > 1 {
+            self.print(&matches.join("  "));
+        } else {
+            self.redraw();
+        }
+    }
+
     /// Prints one event line to standard output, keeping the input line
     /// intact below it.
     pub fn print(&mut self, line: &str) {
@@ -96,9 +135,9 @@ impl Screen {
             println!("{line}");
             return;
         }
+        self.clear_row();
         let mut out = io::stdout().lock();
-        // \r goes to the start of the row, ESC [ K erases it.
-        let _ = write!(out, "\r\x1b[K{line}\r\n");
+        let _ = write!(out, "{line}\r\n");
         drop(out);
         self.redraw();
     }
@@ -129,10 +168,7 @@ impl Screen {
             eprintln!("{line}");
             return;
         }
-        let mut out = io::stdout().lock();
-        let _ = write!(out, "\r\x1b[K");
-        let _ = out.flush();
-        drop(out);
+        self.clear_row();
         eprint!("{line}\r\n");
         self.redraw();
     }
@@ -145,43 +181,66 @@ impl Screen {
         }
     }
 
-    /// Shows `text` (or, with `None`, stops showing anything) as the live
-    /// status called `key`, in front of the prompt. Does nothing when
-    /// scripted.
-    pub fn set_status(&mut self, key: &str, text: Option<String>) {
+    /// Shows `status` (or, with `None`, stops showing anything) as the
+    /// live status called `key`, in front of the prompt. Does nothing
+    /// when scripted.
+    pub fn set_status(&mut self, key: &str, status: Option<Status>) {
         if !self.interactive {
             return;
         }
-        match text {
-            Some(text) => self.status.insert(key.to_string(), text),
+        match status {
+            Some(status) => self.status.insert(key.to_string(), status),
             None => self.status.remove(key),
         };
         self.redraw();
     }
 
-    /// Draws the status, the prompt and the input typed so far on the
-    /// current row. Each is cut to fit: the status to two thirds of the
-    /// row, the input to its tail.
-    fn redraw(&self) {
-        let mut status = String::new();
-        if !self.status.is_empty() {
-            let all: Vec<&str> = self.status.values().map(String::as_str).collect();
-            let mut inside = all.join(" | ");
-            let room = self.columns * 2 / 3 - 3; // leaves room for "[", "] " and the input
-            if let Some((cut, _)) = inside.char_indices().nth(room) {
-                inside.truncate(cut);
-                inside.push('…');
-            }
-            status = format!("[{inside}] ");
+    /// Erases the input row, and the rows the terminal wrapped it onto if
+    /// it has become narrower since it was drawn; leaves the cursor at the
+    /// start of the (first) row.
+    fn clear_row(&mut self) {
+        let old = self.columns;
+        if self.columns_checked.elapsed() >= WIDTH_CHECK_INTERVAL {
+            self.columns = terminal_columns();
+            self.columns_checked = Instant::now();
         }
-        let input = self.editor.text();
-        let used = status.chars().count() + self.prompt.chars().count() + 1;
-        let room = self.columns.saturating_sub(used);
-        let skip = input.chars().count().saturating_sub(room);
-        let visible: String = input.chars().skip(skip).collect();
         let mut out = io::stdout().lock();
-        let _ = write!(out, "\r\x1b[K{status}{}{visible}", self.prompt);
+        // A narrower terminal re-wraps the row: the cursor may now be some
+        // rows below where the row starts.
+        let rows_down = match self.columns < old {
+            true => self.cursor_column / self.columns,
+            false => 0,
+        };
+        if rows_down > 0 {
+            let _ = write!(out, "\x1b[{rows_down}A");
+        }
+        // \r goes to the start of the row, ESC [ J erases to the end of
+        // the screen.
+        let _ = write!(out, "\r\x1b[J");
+    }
+
+    /// Draws the status, the prompt and the input typed so far on the
+    /// current row, and puts the cursor where it is in the input.
+    fn redraw(&mut self) {
+        if !self.interactive {
+            return;
+        }
+        self.clear_row();
+        let statuses: Vec<&Status> = self.status.values().collect();
+        let row = layout(
+            self.columns,
+            &statuses,
+            &self.prompt,
+            self.editor.text(),
+            self.editor.cursor(),
+        );
+        let mut out = io::stdout().lock();
+        let _ = write!(out, "{}\r", row.text);
+        if row.cursor_column > 0 {
+            let _ = write!(out, "\x1b[{}C", row.cursor_column);
+        }
         let _ = out.flush();
+        self.cursor_column = row.cursor_column;
     }
 
     /// Clears the input line and leaves the terminal as it was found.
@@ -199,5 +258,202 @@ impl Screen {
 impl Drop for Screen {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+/// The terminal's width, or 80 if it cannot be found out (or is absurdly
+/// small).
+fn terminal_columns() -> usize {
+    tty::columns()
+        .filter(|&columns| columns >= 10)
+        .unwrap_or(80)
+}
+
+/// The input row as drawn: its text, and the column of the cursor.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Row {
+    /// What to write, at most `columns - 1` wide.
+    pub text: String,
+    /// Where the cursor goes, counted from 0.
+    pub cursor_column: usize,
+}
+
+/// Lays out the input row in `columns`: the `statuses` (in brackets), the
+/// `prompt`, and the `input` with its cursor at byte `cursor`. The last
+/// column is left free, so the row never wraps. The input keeps at least a
+/// third of the row; each status takes the longest form that fits what is
+/// left (or is left out); the input scrolls sideways to keep the cursor in
+/// view.
+pub fn layout(
+    columns: usize,
+    statuses: &[&Status],
+    prompt: &str,
+    input: &str,
+    cursor: usize,
+) -> Row {
+    let usable = columns.saturating_sub(1);
+    let prompt = fit(prompt, usable / 2);
+    let keep_for_input = (usable / 3).max(4);
+    let room = usable.saturating_sub(text_width(prompt) + keep_for_input);
+    let status = status_text(statuses, room);
+    let before_input = text_width(&status) + text_width(prompt);
+    let (shown, cursor_in_shown) = scroll(input, cursor, usable - before_input.min(usable));
+    Row {
+        text: format!("{status}{prompt}{shown}"),
+        cursor_column: before_input + cursor_in_shown,
+    }
+}
+
+/// The statuses as `[one | two] `, in at most `room` columns: every one in
+/// its longest form that lets all fit, else as many as fit in their
+/// shortest form and a count of the others; empty if none fits.
+fn status_text(statuses: &[&Status], room: usize) -> String {
+    if statuses.is_empty() || room < 4 {
+        return String::new();
+    }
+    let inside = room - 3; // "[", "] "
+    let separators = 3 * (statuses.len() - 1); // " | "
+    let each = inside.saturating_sub(separators) / statuses.len();
+    let forms: Option<Vec<&str>> = statuses.iter().map(|s| s.fitting(each)).collect();
+    if let Some(forms) = forms {
+        return format!("[{}] ", forms.join(" | "));
+    }
+    // Not all fit: the first ones, shortest, and how many more.
+    let mut shown: Vec<&str> = Vec::new();
+    for (index, status) in statuses.iter().enumerate() {
+        let more = statuses.len() - index - 1;
+        let tail = match more {
+            0 => String::new(),
+            n => format!(" +{n}"),
+        };
+        let candidate = [shown.clone(), vec![status.shortest()]]
+            .concat()
+            .join(" | ")
+            + &tail;
+        if text_width(&candidate) > inside {
+            break;
+        }
+        shown.push(status.shortest());
+    }
+    if shown.is_empty() {
+        return String::new();
+    }
+    let more = statuses.len() - shown.len();
+    let tail = match more {
+        0 => String::new(),
+        n => format!(" +{n}"),
+    };
+    format!("[{}{tail}] ", shown.join(" | "))
+}
+
+/// The part of `input` to show in `room` columns with the cursor (at byte
+/// `cursor`) in view, and the cursor's column in it. When the input is
+/// too wide, it scrolls: the cursor stays at the right edge while typing
+/// at the end.
+fn scroll(input: &str, cursor: usize, room: usize) -> (&str, usize) {
+    let room = room.max(1);
+    if text_width(input) <= room {
+        return (input, text_width(&input[..cursor]));
+    }
+    // Start as late as needed for the cursor to fit, with room for it.
+    let mut start = 0;
+    let mut width_to_cursor = text_width(&input[..cursor]);
+    for grapheme in graphemes(input) {
+        if width_to_cursor <= room || start >= cursor {
+            break;
+        }
+        width_to_cursor -= grapheme_width(grapheme);
+        start += grapheme.len();
+    }
+    let shown = fit(&input[start..], room);
+    (shown, width_to_cursor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::{Direction, Progress};
+
+    fn status(name: &str, direction: Direction) -> Status {
+        Progress::new("k".into(), name, direction, 1000).after_data("checking and saving")
+    }
+
+    #[test]
+    fn a_short_line_shows_whole() {
+        let row = layout(80, &[], "bob> ", "hello", 5);
+        assert_eq!(
+            row,
+            Row {
+                text: "bob> hello".into(),
+                cursor_column: 10
+            }
+        );
+        let row = layout(80, &[], "bob> ", "hello", 1);
+        assert_eq!(row.cursor_column, 6);
+    }
+
+    #[test]
+    fn a_long_line_scrolls_to_keep_the_cursor_in_view() {
+        let input = "abcdefghijklmnopqrstuvwxyz".repeat(6);
+        for columns in [40, 80, 120] {
+            let row = layout(columns, &[], "nina> ", &input, input.len());
+            assert_eq!(text_width(&row.text), columns - 1, "never wraps");
+            assert!(row.text.ends_with("xyz"), "{row:?}");
+            assert_eq!(row.cursor_column, columns - 1);
+            let row = layout(columns, &[], "nina> ", &input, 0);
+            assert!(row.text.starts_with("nina> abc"), "{row:?}");
+            assert_eq!(row.cursor_column, 6);
+        }
+    }
+
+    #[test]
+    fn wide_characters_never_make_the_row_wrap() {
+        let input = "日本語のテキストを入力しています。これは長い行です。";
+        for columns in [40, 59, 80] {
+            let row = layout(columns, &[], "frank> ", input, input.len());
+            assert!(text_width(&row.text) < columns, "{columns}: {row:?}");
+            assert!(row.text.ends_with("行です。"), "{row:?}");
+        }
+        let family = "👨\u{200d}👩\u{200d}👧".repeat(30);
+        let row = layout(40, &[], "x> ", &family, family.len());
+        assert!(text_width(&row.text) < 40, "{row:?}");
+        assert_eq!(row.cursor_column, 3 + text_width(&row.text[3..]));
+    }
+
+    #[test]
+    fn the_status_fits_at_40_80_and_120_columns() {
+        let mut progress = Progress::new("k".into(), "big.bin", Direction::Receiving, 1 << 30);
+        progress.restart(0);
+        let live = progress.update(120 << 20).unwrap();
+        for (columns, expected) in [
+            (40, "[<big.bin 11% "),
+            (80, "[big.bin < 11%, "),
+            (120, "[big.bin < 11% of 1.0 GiB, "),
+        ] {
+            let row = layout(columns, &[&live], "nina> ", "hi", 2);
+            assert!(row.text.starts_with(expected), "{columns}: {row:?}");
+            assert!(row.text.ends_with("] nina> hi"), "{columns}: {row:?}");
+            assert!(text_width(&row.text) < columns);
+            // The input keeps at least a third of the row.
+            assert!(text_width(&row.text) - 2 + (columns - 1) / 3 < columns);
+        }
+    }
+
+    #[test]
+    fn several_statuses_share_the_row() {
+        let a = status("a.bin", Direction::Sending);
+        let b = status("b.bin", Direction::Receiving);
+        let row = layout(120, &[&a, &b], "> ", "", 0);
+        assert_eq!(
+            row.text,
+            "[a.bin > checking and saving | b.bin < checking and saving] > "
+        );
+        let many: Vec<Status> = (0..9)
+            .map(|i| status(&format!("f{i}"), Direction::Receiving))
+            .collect();
+        let refs: Vec<&Status> = many.iter().collect();
+        let row = layout(40, &refs, "> ", "", 0);
+        assert!(row.text.contains(" +"), "{row:?}");
+        assert!(text_width(&row.text) < 40);
     }
 }

@@ -496,7 +496,8 @@ impl Uploads {
         let Some(upload) = self.active.get_mut(&id) else {
             return;
         };
-        screen.set_status(upload.progress.key(), None);
+        let waiting = upload.progress.after_data("waiting for the reports");
+        screen.set_status(upload.progress.key(), Some(waiting));
         upload.sent = upload.size;
         let placeholder = Phase::Offered {
             file: None,
