@@ -1,10 +1,13 @@
 //! Command-line arguments, parsed by hand.
 //!
-//! Both programs take options of the form `--name VALUE` or `--name=VALUE`
-//! and flags such as `--help`. [`Args`] walks through them one at a time;
-//! each binary matches on the names it knows and turns values into the
-//! types it needs. A mistake becomes a [`UsageError`], which the program
-//! prints with its usage text before exiting with code 2.
+//! Both programs take options of the form `--name VALUE` or `--name=VALUE`,
+//! short ones as `-p VALUE` or `-pVALUE`, flags such as `--help` (`-h`),
+//! and, for the client, positional arguments (`ftpclient HOST PORT`, as
+//! `nc` takes them); `--` ends the options. [`Args`] walks through them one
+//! at a time; each binary matches on the names it knows and turns values
+//! into the types it needs. A mistake becomes a [`UsageError`], which the
+//! program prints as one line, pointing to `--help`, before exiting with
+//! code 2.
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,13 +24,25 @@ impl fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// One argument: an option's name, or a positional argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Arg {
+    /// An option, by the name typed (`--port`, `-p`); `-h` and `-V` come
+    /// as `--help` and `--version`.
+    Option(String),
+    /// An argument that is not an option (`HOST`, `PORT`).
+    Positional(String),
+}
+
 /// The arguments of a program, read one option at a time.
 #[derive(Debug)]
 pub struct Args {
     rest: std::vec::IntoIter<String>,
-    /// The `VALUE` of a `--name=VALUE` just read, until [`Args::value`]
-    /// takes it.
+    /// The `VALUE` of a `--name=VALUE` (or `-nVALUE`) just read, until
+    /// [`Args::value`] takes it.
     inline_value: Option<String>,
+    /// Whether `--` has been read: everything after it is positional.
+    options_ended: bool,
 }
 
 impl Args {
@@ -41,6 +56,7 @@ impl Args {
         Args {
             rest: args.into_iter().collect::<Vec<_>>().into_iter(),
             inline_value: None,
+            options_ended: false,
         }
     }
 
@@ -52,25 +68,56 @@ impl Args {
     /// A [`UsageError`] for an argument that is not an option, or when the
     /// previous option was given a `=VALUE` it does not take.
     pub fn next_option(&mut self) -> Result<Option<String>, UsageError> {
+        match self.next_arg()? {
+            None => Ok(None),
+            Some(Arg::Option(name)) => Ok(Some(name)),
+            Some(Arg::Positional(arg)) => Err(UsageError(format!("unexpected argument '{arg}'"))),
+        }
+    }
+
+    /// The next argument: an option's name, or a positional argument.
+    ///
+    /// # Errors
+    ///
+    /// A [`UsageError`] when the previous option was given a `=VALUE` it
+    /// does not take.
+    pub fn next_arg(&mut self) -> Result<Option<Arg>, UsageError> {
         if let Some(value) = self.inline_value.take() {
             return Err(UsageError(format!("unexpected value '{value}'")));
         }
         let Some(arg) = self.rest.next() else {
             return Ok(None);
         };
-        let name = match arg.as_str() {
-            "-h" => "--help".to_string(),
-            "-V" => "--version".to_string(),
-            _ if arg.starts_with("--") => match arg.split_once('=') {
+        if self.options_ended || arg == "-" || !arg.starts_with('-') {
+            return Ok(Some(Arg::Positional(arg)));
+        }
+        if arg == "--" {
+            self.options_ended = true;
+            return self.next_arg();
+        }
+        let name = if let Some(long) = arg.strip_prefix("--") {
+            match long.split_once('=') {
                 Some((name, value)) => {
                     self.inline_value = Some(value.to_string());
-                    name.to_string()
+                    format!("--{name}")
                 }
                 None => arg,
-            },
-            _ => return Err(UsageError(format!("unexpected argument '{arg}'"))),
+            }
+        } else {
+            // `-p5555` is `-p 5555`.
+            let split = arg.char_indices().nth(2).map_or(arg.len(), |(at, _)| at);
+            let (name, value) = arg.split_at(split);
+            if !value.is_empty() {
+                self.inline_value = Some(value.to_string());
+            }
+            name.to_string()
         };
-        Ok(Some(name))
+        let name = match name.as_str() {
+            "-h" => "--help".to_string(),
+            "-V" => "--version".to_string(),
+            _ => name,
+        };
+        Ok(Some(Arg::Option(name)))
     }
 
     /// The value of `option`, the option [`Args::next_option`] just returned.
@@ -154,6 +201,32 @@ mod tests {
         assert_eq!(a.value("--host").unwrap(), "::1");
         assert_eq!(a.next_option().unwrap().as_deref(), Some("--help"));
         assert_eq!(a.next_option().unwrap(), None);
+    }
+
+    #[test]
+    fn short_options_positionals_and_the_end_of_options() {
+        let mut a = args(&["-n", "bob", "-p5555", "host", "--", "-x"]);
+        let mut seen = Vec::new();
+        while let Some(arg) = a.next_arg().unwrap() {
+            if let Arg::Option(name) = &arg {
+                let value = a.value(name).unwrap();
+                seen.push(format!("{name}={value}"));
+            } else {
+                seen.push(format!("{arg:?}"));
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                "-n=bob",
+                "-p=5555",
+                "Positional(\"host\")",
+                "Positional(\"-x\")"
+            ]
+        );
+        let mut a = args(&["-V", "-"]);
+        assert_eq!(a.next_arg().unwrap(), Some(Arg::Option("--version".into())));
+        assert_eq!(a.next_arg().unwrap(), Some(Arg::Positional("-".into())));
     }
 
     #[test]

@@ -24,7 +24,7 @@
 //! moment cannot both take the same name), then removes the temporary
 //! name. `rename` would silently replace an existing file.
 
-use crate::text::needs_escape;
+use crate::text::{io_words, needs_escape};
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -173,7 +173,10 @@ pub fn publish(temp: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
 }
 
 fn with_path(error: io::Error, what: &str, path: &Path) -> io::Error {
-    io::Error::new(error.kind(), format!("{what} {}: {error}", path.display()))
+    io::Error::new(
+        error.kind(),
+        format!("{what} {}: {}", path.display(), io_words(&error)),
+    )
 }
 
 #[cfg(test)]

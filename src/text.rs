@@ -13,11 +13,74 @@
 //! way `cat -v` does (`ESC` becomes `^[`, a carriage return `^M`), so they
 //! are still visible but have no power over the terminal.
 //!
+//! # Errors in words
+//!
+//! The operating system's own error texts (`Connection refused (os error
+//! 111)`, `Resource temporarily unavailable`) say little to a person.
+//! [`io_words`] says what happened in plain words instead.
+//!
 //! This module depends on nothing else in the crate: the wire format, the
 //! file names and the trace all use it, and it uses none of them.
 
 use std::borrow::Cow;
 use std::fmt::Write;
+use std::io;
+
+/// An I/O error in words for people: what the operating system reported,
+/// without its number (`connection refused`, `no such file or folder`).
+/// An error this program made itself, with its own message, keeps it.
+///
+/// # Examples
+///
+/// ```
+/// use ftpchat::text::io_words;
+/// use std::io;
+///
+/// let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+/// assert_eq!(io_words(&refused), "connection refused");
+/// let ours = io::Error::other("the server closed the connection");
+/// assert_eq!(io_words(&ours), "the server closed the connection");
+/// ```
+pub fn io_words(error: &io::Error) -> String {
+    use io::ErrorKind::*;
+    if error.get_ref().is_some() {
+        return error.to_string(); // a message of our own
+    }
+    let words = match error.kind() {
+        NotFound => "no such file or folder",
+        PermissionDenied => "permission denied",
+        ConnectionRefused => "connection refused",
+        ConnectionReset => "the connection was reset by the other end",
+        ConnectionAborted => "the connection was aborted",
+        NotConnected => "not connected",
+        AddrInUse => "the address is already in use",
+        AddrNotAvailable => "the address does not belong to this machine",
+        BrokenPipe => "the other end closed the connection",
+        AlreadyExists => "it already exists",
+        WouldBlock | TimedOut => "timed out",
+        UnexpectedEof => "the connection closed in the middle of a message",
+        HostUnreachable => "the host cannot be reached",
+        NetworkUnreachable => "the network cannot be reached",
+        NetworkDown => "the network is down",
+        StorageFull => "the disk is full",
+        QuotaExceeded => "the disk quota is used up",
+        FileTooLarge => "the file is too large for the file system",
+        IsADirectory => "it is a folder",
+        NotADirectory => "part of the path is not a folder",
+        ReadOnlyFilesystem => "the file system is read-only",
+        Interrupted => "interrupted",
+        OutOfMemory => "out of memory",
+        _ => {
+            // Anything else: the system's text, without "(os error N)".
+            let text = error.to_string();
+            return match text.rfind(" (os error ") {
+                Some(cut) => text[..cut].to_lowercase(),
+                None => text,
+            };
+        }
+    };
+    words.to_string()
+}
 
 /// Returns `text` with every character that could steer a terminal
 /// replaced by a visible stand-in.

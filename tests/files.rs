@@ -437,7 +437,7 @@ fn transfer_mistakes_are_one_line_errors() {
     let cases = [
         (
             "transfer nope.txt",
-            "! cannot read nope.txt: No such file or directory (os error 2)",
+            "! cannot read nope.txt: no such file or folder",
         ),
         ("transfer somedir", "! cannot send somedir: it is a folder"),
         (

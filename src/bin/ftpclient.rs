@@ -77,8 +77,8 @@ mod width;
 use connection::{Answer, HANDSHAKE_TIMEOUT, connect, handshake};
 use control::{Client, Exit};
 use downloads::{AcceptPolicy, Downloads, Limits};
-use ftpchat::cli::{Args, UsageError, parse_size};
-use ftpchat::defaults::{DEFAULT_CHUNK_LEN, DEFAULT_HOST};
+use ftpchat::cli::{Arg, Args, UsageError, parse_size};
+use ftpchat::defaults::{DEFAULT_CHUNK_LEN, DEFAULT_HOST, DEFAULT_PORTS};
 use ftpchat::keepalive::{DEFAULT_KEEPALIVE, parse_seconds};
 use ftpchat::protocol::{FrameReader, MAX_CHUNK_LEN};
 use link::{Link, LinkSettings};
@@ -92,42 +92,45 @@ use terminal::Screen;
 use uploads::Uploads;
 
 const USAGE: &str = "\
-usage: ftpclient [--nick NAME] [--port N] [--host ADDR] [--dir DIR]
-                 [--accept ask|all|none] [--yes] [--max-incoming N]
-                 [--max-receive-size SIZE] [--chunk-size SIZE]
-                 [--keepalive SECS] [--reconnect-for SECS]
-                 [--no-reconnect] [--trace]
+usage: ftpclient [OPTIONS] [HOST] [PORT]
 
-Connects to an ftpchat server. Without --nick and --port it asks for them.
-Type a line to talk to everyone; /help lists the commands.
+Connects to the ftpchat server at HOST (default 127.0.0.1) and PORT, and
+joins with a nickname; what is not given is asked for. Type a line to talk
+to everyone; /help lists the commands.
 
 options:
-  --nick NAME              your nickname
-  --port N                 the server's port
-  --host ADDR              the server's address or host name
-                           (default 127.0.0.1)
-  --dir DIR                where received files are saved (default rec)
-  --accept ask|all|none    what to do with a file offered: ask (the
+  -n, --nick NAME          your nickname
+  -p, --port N             the server's port (asked for: 5555 on Enter)
+      --host ADDR          the server's address or host name, as HOST
+  -d, --dir DIR            where received files are saved (default rec)
+      --accept ask|all|none
+                           what to do with a file offered: ask (the
                            default on a terminal), take all (the default
                            for scripts), or refuse all
-  --yes                    the same as --accept all
-  --max-incoming N         most files offered or arriving at once; more
+      --yes                the same as --accept all
+      --max-incoming N     most files offered or arriving at once; more
                            are declined (default 32)
-  --max-receive-size SIZE  decline files larger than SIZE (default: none)
-  --chunk-size SIZE        size of the pieces files are sent in (default
+      --max-receive-size SIZE
+                           decline larger files (default: no limit)
+      --chunk-size SIZE    size of the pieces files are sent in (default
                            256K, at most 1M)
-  --keepalive SECS         silence from the server after which it is
-                           pinged; no answer within as long again and the
-                           connection is given up (default 30)
-  --reconnect-for SECS     after a connection is lost, how long to try to
-                           reconnect before exiting (default 300)
-  --no-reconnect           exit at once when the connection is lost
-  --trace                  print every frame sent and received to
+      --keepalive SECS     silence from the server after which it is
+                           pinged; no answer within as long again and
+                           the connection is given up (default 30)
+      --reconnect-for SECS after a connection is lost, how long to try
+                           to reconnect (default 300)
+      --no-reconnect       exit at once when the connection is lost
+      --trace              print every frame sent and received to
                            standard error
   -h, --help               show this help
   -V, --version            show the version
 
-SIZE is a number of bytes, or of KiB, MiB, GiB with K, M, G: 64K, 2G.";
+The environment variables FTPCHAT_NICK, FTPCHAT_HOST and FTPCHAT_PORT give
+the nickname, host and port when the command line does not.
+SIZE is bytes, or KiB, MiB, GiB with K, M, G: 64K, 2G. SECS may be 0.5.
+
+Exit codes: 0 when done; 1 when the connection failed, or when a command
+of a script failed; 2 for bad arguments.";
 
 /// Everything the command line can set; what it leaves out is asked for.
 struct Config {
@@ -168,7 +171,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(error) => {
-            eprintln!("ftpclient: {error}\n\n{USAGE}");
+            eprintln!("ftpclient: {error} (see ftpclient --help)");
             return ExitCode::from(2);
         }
     };
@@ -205,12 +208,21 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
         max_receive_size: None,
         reconnect_for: Some(DEFAULT_RECONNECT_FOR),
     };
-    while let Some(option) = args.next_option()? {
+    from_environment(&mut config)?;
+    let mut positional = Vec::new();
+    while let Some(arg) = args.next_arg()? {
+        let option = match arg {
+            Arg::Positional(value) => {
+                positional.push(value);
+                continue;
+            }
+            Arg::Option(option) => option,
+        };
         match option.as_str() {
-            "--nick" => config.nick = Some(args.value(&option)?),
-            "--port" => config.port = Some(args.parsed(&option)?),
+            "-n" | "--nick" => config.nick = Some(args.value(&option)?),
+            "-p" | "--port" => config.port = Some(args.parsed(&option)?),
             "--host" => config.host = args.value(&option)?,
-            "--dir" => config.dir = PathBuf::from(args.value(&option)?),
+            "-d" | "--dir" => config.dir = PathBuf::from(args.value(&option)?),
             "--chunk-size" => {
                 let size = size(&mut args, &option)?;
                 if !(1..=MAX_CHUNK_LEN as u64).contains(&size) {
@@ -235,17 +247,8 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
             "--yes" => config.accept = Some(AcceptPolicy::All),
             "--max-incoming" => config.max_incoming = args.parsed(&option)?,
             "--max-receive-size" => config.max_receive_size = Some(size(&mut args, &option)?),
-            "--keepalive" => {
-                let value = args.value(&option)?;
-                config.keepalive = parse_seconds(&value)
-                    .map_err(|e| UsageError(format!("invalid value for {option}: {e}")))?;
-            }
-            "--reconnect-for" => {
-                let value = args.value(&option)?;
-                let secs = parse_seconds(&value)
-                    .map_err(|e| UsageError(format!("invalid value for {option}: {e}")))?;
-                config.reconnect_for = Some(secs);
-            }
+            "--keepalive" => config.keepalive = seconds(&mut args, &option)?,
+            "--reconnect-for" => config.reconnect_for = Some(seconds(&mut args, &option)?),
             "--no-reconnect" => config.reconnect_for = None,
             "--trace" => config.trace = true,
             "--help" => return Ok(Command::Help),
@@ -253,7 +256,55 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
             _ => return Err(UsageError(format!("unknown option '{option}'"))),
         }
     }
+    place_positionals(&mut config, positional)?;
     Ok(Command::Run(config))
+}
+
+/// `ftpclient [HOST] [PORT]`, as `nc` takes them; a single argument of
+/// digits alone is a port.
+fn place_positionals(config: &mut Config, positional: Vec<String>) -> Result<(), UsageError> {
+    let port = |text: &str| {
+        text.parse()
+            .map_err(|_| UsageError(format!("invalid port '{text}': a number from 1 to 65535")))
+    };
+    match positional.as_slice() {
+        [] => {}
+        [only] if only.bytes().all(|b| b.is_ascii_digit()) => config.port = Some(port(only)?),
+        [host] => config.host = host.clone(),
+        [host, number] => {
+            config.host = host.clone();
+            config.port = Some(port(number)?);
+        }
+        [_, _, extra, ..] => return Err(UsageError(format!("unexpected argument '{extra}'"))),
+    }
+    Ok(())
+}
+
+/// Takes the nickname, host and port from `FTPCHAT_NICK`, `FTPCHAT_HOST`
+/// and `FTPCHAT_PORT`, when set (the command line may still change them).
+fn from_environment(config: &mut Config) -> Result<(), UsageError> {
+    let variable = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(nick) = variable("FTPCHAT_NICK") {
+        config.nick = Some(nick);
+    }
+    if let Some(host) = variable("FTPCHAT_HOST") {
+        config.host = host;
+    }
+    if let Some(port) = variable("FTPCHAT_PORT") {
+        let parsed = port.parse().map_err(|_| {
+            UsageError(format!(
+                "invalid value '{port}' for FTPCHAT_PORT: a port number"
+            ))
+        })?;
+        config.port = Some(parsed);
+    }
+    Ok(())
+}
+
+/// The value of `option` as a number of seconds, such as `30` or `0.5`.
+fn seconds(args: &mut Args, option: &str) -> Result<Duration, UsageError> {
+    let value = args.value(option)?;
+    parse_seconds(&value).map_err(|e| UsageError(format!("invalid value for {option}: {e}")))
 }
 
 /// The value of `option` as a size, such as `262144` or `256K`.
@@ -355,10 +406,16 @@ fn ask(question: &str, interactive: bool) -> io::Result<String> {
     Ok(answer.trim().to_string())
 }
 
-/// Asks for the server's port until the answer is a port number.
+/// Asks for the server's port until the answer is a port number; Enter
+/// (an empty answer) takes the first of the server's default ports.
 fn ask_port(interactive: bool) -> io::Result<u16> {
+    let default = DEFAULT_PORTS[0];
     loop {
-        let answer = ask("Enter the port number to connect to:", interactive)?;
+        let question = format!("Enter the port number to connect to [{default}]:");
+        let answer = ask(&question, interactive)?;
+        if answer.is_empty() {
+            return Ok(default);
+        }
         match answer.parse() {
             Ok(port) => return Ok(port),
             Err(_) if interactive => println!("'{answer}' is not a port number (1-65535)"),

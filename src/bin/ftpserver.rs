@@ -79,7 +79,7 @@ use std::thread;
 use std::time::Duration;
 
 const USAGE: &str = "\
-usage: ftpserver [--host ADDR] [--port N]... [--max-clients N]
+usage: ftpserver [--host ADDR] [-p N]... [--max-clients N]
                  [--max-file-size SIZE] [--max-transfers N]
                  [--offer-timeout SECS] [--handshake-timeout SECS]
                  [--keepalive SECS] [--stall-timeout SECS] [--trace]
@@ -91,7 +91,7 @@ options:
   --host ADDR               address to listen on, IPv4 or IPv6 (default
                             127.0.0.1; 0.0.0.0 or :: to accept clients
                             from other machines)
-  --port N                  port to listen on; repeat for several; 0 picks
+  -p, --port N              port to listen on; repeat for several; 0 picks
                             a free one
   --max-clients N           most connections at once (default 1000)
   --max-file-size SIZE      largest file clients may send (default: none)
@@ -143,7 +143,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(error) => {
-            eprintln!("ftpserver: {error}\n\n{USAGE}");
+            eprintln!("ftpserver: {error} (see ftpserver --help)");
             return ExitCode::from(2);
         }
     };
@@ -187,7 +187,7 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
     while let Some(option) = args.next_option()? {
         match option.as_str() {
             "--host" => config.host = args.parsed(&option)?,
-            "--port" => config.ports.push(args.parsed(&option)?),
+            "-p" | "--port" => config.ports.push(args.parsed(&option)?),
             "--max-clients" => config.max_clients = args.parsed(&option)?,
             "--max-file-size" => {
                 let value = args.value(&option)?;

@@ -363,10 +363,14 @@ impl ClientProcess {
         ClientProcess::spawn(dir, &all)
     }
 
-    /// Starts a client with exactly these arguments.
+    /// Starts a client with exactly these arguments (and none of the
+    /// `FTPCHAT_` variables the tests' own environment may hold).
     pub fn spawn(dir: &Path, args: &[&str]) -> ClientProcess {
         let mut command = Command::new(CLIENT);
         command.args(args).current_dir(dir);
+        for variable in ["FTPCHAT_NICK", "FTPCHAT_HOST", "FTPCHAT_PORT"] {
+            command.env_remove(variable);
+        }
         let name = args
             .iter()
             .skip_while(|a| **a != "--nick")

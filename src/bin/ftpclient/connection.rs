@@ -16,7 +16,7 @@ use ftpchat::protocol::{
     ClientMessage, ErrorCode, FrameReader, PROTOCOL_VERSION, ServerMessage, check_nick,
     write_all_vectored,
 };
-use ftpchat::text::make_visible;
+use ftpchat::text::{io_words, make_visible};
 use ftpchat::trace;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
@@ -40,7 +40,12 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     let addrs: Vec<_> = (host, port)
         .to_socket_addrs()
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot resolve host '{host}': {e}")))?
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot resolve host '{host}': {}", io_words(&e)),
+            )
+        })?
         .collect();
     let mut last_error = io::Error::new(
         io::ErrorKind::NotFound,
@@ -53,7 +58,15 @@ pub fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
                 return Ok(stream);
             }
             Err(e) => {
-                last_error = io::Error::new(e.kind(), format!("cannot connect to {addr}: {e}"))
+                let hint = match e.kind() {
+                    io::ErrorKind::ConnectionRefused => {
+                        "; is the server running, on this port? (ftpserver --port N)"
+                    }
+                    io::ErrorKind::TimedOut => "; is the host up, and the port open to us?",
+                    _ => "",
+                };
+                let text = format!("cannot connect to {addr}: {}{hint}", io_words(&e));
+                last_error = io::Error::new(e.kind(), text);
             }
         }
     }

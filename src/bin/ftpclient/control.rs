@@ -32,7 +32,7 @@ use crate::uploads::Uploads;
 use ftpchat::display::describe;
 use ftpchat::input::{CHAT_HELP, FILE_HELP, Input, parse_input};
 use ftpchat::protocol::{self, ClientMessage, ServerMessage, nick_key};
-use ftpchat::text::make_visible;
+use ftpchat::text::{io_words, make_visible};
 use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
@@ -385,7 +385,7 @@ impl Client {
         self.link
             .connection()
             .send(message)
-            .map_err(|e| e.to_string())
+            .map_err(|e| io_words(&e))
     }
 
     /// `/accept [N]`.
@@ -587,7 +587,9 @@ impl Client {
             (None, Ending::Silent(secs)) => {
                 format!("lost the connection to {server}: no answer from the server for {secs} s")
             }
-            (None, Ending::Failed(error)) => format!("lost the connection to {server}: {error}"),
+            (None, Ending::Failed(error)) => {
+                format!("lost the connection to {server}: {}", io_words(&error))
+            }
         };
         let leaving_now = matches!(self.leaving, Leaving::AfterSaving);
         let reconnect = self.bye.is_none() && !leaving_now && self.link.reconnects();

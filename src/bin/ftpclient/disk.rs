@@ -22,6 +22,7 @@ use crate::partial::{self, Found, PartInfo};
 use crate::pool::PooledBuf;
 use ftpchat::checksum::Cksum;
 use ftpchat::files::{create_temp_file, publish};
+use ftpchat::text::io_words;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -144,7 +145,7 @@ fn write_file(
     let mut checksum = Cksum::new();
     let mut failure = read_prefix(&mut file, kept, &mut checksum)
         .err()
-        .map(|error| format!("cannot read {}: {error}", temp.display()));
+        .map(|error| format!("cannot read {}: {}", temp.display(), io_words(&error)));
     for job in jobs {
         let result = match (job, failure.take()) {
             (DiskJob::Keep, _) if spec.record.is_some() => return,
@@ -155,7 +156,11 @@ fn write_file(
                     checksum.update(&chunk);
                     continue;
                 }
-                Err(error) => Err(format!("cannot write {}: {error}", temp.display())),
+                Err(error) => Err(format!(
+                    "cannot write {}: {}",
+                    temp.display(),
+                    io_words(&error)
+                )),
             },
             (DiskJob::Finish(theirs), None) => save(&spec, &file, temp, &checksum, theirs, kept),
         };
@@ -229,8 +234,8 @@ fn save(
     // (This costs about a third of the time of a transfer on loopback, and
     // is worth it.)
     file.sync_data()
-        .map_err(|error| format!("cannot write {}: {error}", temp.display()))?;
-    let saved = publish(temp, &spec.dir, &spec.name).map_err(|error| error.to_string())?;
+        .map_err(|error| format!("cannot write {}: {}", temp.display(), io_words(&error)))?;
+    let saved = publish(temp, &spec.dir, &spec.name).map_err(|error| io_words(&error))?;
     partial::remove(temp); // only its record is left to delete
     Ok(saved)
 }

@@ -43,7 +43,7 @@ use crate::uploads::Listing;
 use ftpchat::files::safe_file_name;
 use ftpchat::protocol::fields::NO_STAMP;
 use ftpchat::protocol::{ClientMessage, Delivery};
-use ftpchat::text::{format_size, make_visible};
+use ftpchat::text::{format_size, io_words, make_visible};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
@@ -320,7 +320,8 @@ impl Downloads {
             }
             Err(error) => {
                 self.remove(number);
-                report(connection, Some(id), Delivery::Failed(&error.to_string()));
+                let error = io_words(&error);
+                report(connection, Some(id), Delivery::Failed(&error));
                 screen.print(&format!("! cannot receive {what}: {error}"));
             }
         }

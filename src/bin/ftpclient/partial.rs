@@ -30,6 +30,7 @@
 //! unused for longer than [`PARTIAL_MAX_AGE`].
 
 use ftpchat::protocol::nick_key;
+use ftpchat::text::io_words;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -132,7 +133,12 @@ pub fn write_record(part: &Path, info: &PartInfo) -> io::Result<()> {
     let temp = PathBuf::from(temp);
     fs::write(&temp, info.to_text())
         .and_then(|()| fs::rename(&temp, &record))
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", record.display())))
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot write {}: {}", record.display(), io_words(&e)),
+            )
+        })
 }
 
 /// Deletes the partial file at `part` and its record.

@@ -27,6 +27,7 @@ use crate::events::Event;
 use ftpchat::checksum::Cksum;
 use ftpchat::protocol::ClientMessage;
 use ftpchat::protocol::flow::SEND_WINDOW_BYTES;
+use ftpchat::text::io_words;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
@@ -197,7 +198,7 @@ impl Streamer {
         });
         let mut reader = match reader {
             Ok(reader) => reader,
-            Err(error) => return self.fail(&format!("cannot read it: {error}")),
+            Err(error) => return self.fail(&format!("cannot read it: {}", io_words(&error))),
         };
         let mut offset = read_from;
         while offset < self.size {
@@ -206,7 +207,7 @@ impl Streamer {
             }
             let chunk = match reader.next() {
                 Ok(chunk) => chunk,
-                Err(error) => return self.fail(&error.to_string()),
+                Err(error) => return self.fail(&io_words(&error)),
             };
             let chunk_end = offset + chunk.len() as u64;
             if chunk_end > start {
@@ -258,7 +259,7 @@ impl Streamer {
     fn finish(&mut self, reader: &mut FileReader) -> RunEnd {
         let checksum = match (self.checksum, reader.finish()) {
             (Some(checksum), _) | (None, Ok(checksum)) => checksum,
-            (None, Err(error)) => return self.fail(&error.to_string()),
+            (None, Err(error)) => return self.fail(&io_words(&error)),
         };
         self.checksum = Some(checksum);
         let done = ClientMessage::Done {
@@ -438,7 +439,10 @@ fn read_file(
                 left -= len as u64;
                 Ok(buffer)
             }
-            Err(e) => Err(io::Error::new(e.kind(), format!("cannot read it: {e}"))),
+            Err(e) => Err(io::Error::new(
+                e.kind(),
+                format!("cannot read it: {}", io_words(&e)),
+            )),
         };
         let failed = chunk.is_err();
         if full.send(chunk).is_err() || failed {

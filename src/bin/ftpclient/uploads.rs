@@ -25,7 +25,7 @@ use crate::resume::{RESUME_WINDOW, RETRY_INTERVAL, Resumes, Waiting};
 use crate::terminal::Screen;
 use crate::upload_thread::{Command, DataJob, DataThread};
 use ftpchat::protocol::{ClientMessage, Delivery, ErrorCode, nick_key};
-use ftpchat::text::{format_size, make_visible};
+use ftpchat::text::{format_size, io_words, make_visible};
 use std::collections::BTreeMap;
 use std::fs::{File, Metadata};
 use std::path::{Path, PathBuf};
@@ -197,10 +197,9 @@ impl Uploads {
         waiting_since: Option<Instant>,
     ) -> Result<(), String> {
         let shown_path = path.display();
-        let file = File::open(path).map_err(|e| format!("cannot read {shown_path}: {e}"))?;
-        let metadata = file
-            .metadata()
-            .map_err(|e| format!("cannot read {shown_path}: {e}"))?;
+        let unreadable = |e: std::io::Error| format!("cannot read {shown_path}: {}", io_words(&e));
+        let file = File::open(path).map_err(unreadable)?;
+        let metadata = file.metadata().map_err(unreadable)?;
         if metadata.is_dir() {
             return Err(format!("cannot send {shown_path}: it is a folder"));
         }

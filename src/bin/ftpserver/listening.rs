@@ -18,6 +18,7 @@ use crate::connection::serve_connection;
 use crate::log::log;
 use crate::shared::Server;
 use ftpchat::protocol::{ErrorCode, ServerMessage};
+use ftpchat::text::io_words;
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -46,8 +47,12 @@ pub fn listen(host: IpAddr, ports: &[u16]) -> io::Result<Vec<TcpListener>> {
         .iter()
         .map(|&port| {
             let addr = SocketAddr::new(host, port);
-            TcpListener::bind(addr)
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
+            TcpListener::bind(addr).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot listen on {addr}: {}", io_words(&e)),
+                )
+            })
         })
         .collect()
 }
