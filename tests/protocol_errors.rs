@@ -8,7 +8,7 @@ use common::{ClientProcess, RawClient, ServerProcess, scratch_dir};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Errors that leave the stream in step get an `ERROR` line, and the
 /// connection goes on working.
@@ -163,6 +163,53 @@ fn silent_connection_is_closed_after_the_handshake_timeout() {
         "ERROR handshake-timeout no nickname within 0.3 s; closing\n"
     );
     assert_eq!(raw.expect_close(), "");
+}
+
+/// A person who connects with `nc` and waits is asked for a nickname
+/// after a second of silence; a program, which speaks at once, never is.
+#[test]
+fn a_silent_newcomer_is_asked_for_a_nickname() {
+    let dir = scratch_dir();
+    let server = ServerProcess::start(&dir);
+    let mut person = RawClient::connect(server.addr());
+    let started = Instant::now();
+    assert_eq!(
+        person.read_line(),
+        "* welcome to ftpchat! Type a nickname and press Enter.\r\n"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    person.send(b"dave\n");
+    assert!(
+        person
+            .read_line()
+            .starts_with("* welcome to ftpchat, dave!")
+    );
+}
+
+/// The handshake's time runs from the moment of connection: a client
+/// that trickles its `HELLO` a byte at a time is closed when the time is
+/// up, however steadily the bytes come (the slowloris attack).
+#[test]
+fn a_trickled_handshake_runs_out_of_time() {
+    let dir = scratch_dir();
+    let args = ["--port", "0", "--handshake-timeout", "1.5"];
+    let server = ServerProcess::start_with(&dir, &args);
+    let mut slow = RawClient::connect(server.addr());
+    let started = Instant::now();
+    for &byte in b"HELLO ftpchat/1 slowpoke\n" {
+        // The attacker's pace, not a wait for the server.
+        thread::sleep(Duration::from_millis(100));
+        if slow.stream.write_all(&[byte]).is_err() {
+            break; // the server has closed the connection
+        }
+    }
+    assert_eq!(
+        slow.read_line(),
+        "ERROR handshake-timeout no nickname within 1.5 s; closing\n"
+    );
+    assert!(slow.expect_close().is_empty());
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
 }
 
 /// Beyond `--max-clients`, a new connection is told the server is full

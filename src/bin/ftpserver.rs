@@ -11,6 +11,7 @@
 //! |---|---|
 //! | `listening.rs` | listening sockets; the accept loop, a thread per connection |
 //! | `connection.rs` | one connection from first byte to last; cleanup by `Drop` |
+//! | `read_half.rs` | reading a socket another thread writes; deadlines |
 //! | `handshake.rs` | the first line: a full or a plain client, and a free nickname |
 //! | `session.rs` | the loop over one member's messages |
 //! | `relay.rs` | passing a file on, chunk by chunk |
@@ -52,6 +53,8 @@ mod log;
 mod outbox;
 #[path = "ftpserver/plain.rs"]
 mod plain;
+#[path = "ftpserver/read_half.rs"]
+mod read_half;
 #[path = "ftpserver/registry.rs"]
 mod registry;
 #[path = "ftpserver/relay.rs"]

@@ -151,6 +151,18 @@ impl<R: Read> FrameReader<R> {
         self.reader.get_ref()
     }
 
+    /// The underlying reader, to change its settings. Reading from it
+    /// directly would lose buffered bytes.
+    pub fn get_mut(&mut self) -> &mut R {
+        self.reader.get_mut()
+    }
+
+    /// Whether part of a line has arrived (a read timed out before its
+    /// end): the next [`FrameReader::read_line`] goes on with it.
+    pub fn is_mid_line(&self) -> bool {
+        !self.line.is_empty() && self.line.last() != Some(&b'\n')
+    }
+
     /// Whether bytes have arrived that no frame has used yet: if not, the
     /// next read will wait for the network.
     pub fn has_buffered_input(&self) -> bool {

@@ -17,11 +17,12 @@ use crate::ids::ClientId;
 use crate::log::log;
 use crate::outbox::Outbox;
 use crate::plain::{ClientKind, reply_error};
+use crate::read_half::ReadHalf;
 use crate::registry::Registration;
 use crate::session::Session;
 use crate::shared::Server;
 use ftpchat::protocol::{ErrorCode, FrameReader};
-use std::io::{self, Read};
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,7 +81,8 @@ fn serve_member(
 ) -> io::Result<()> {
     // One frame reader for the whole life of the connection (see
     // `ftpchat::protocol::framing` for why there must be exactly one).
-    let mut frames = FrameReader::with_capacity(READ_BUFFER_BYTES, ReadHalf(Arc::clone(&stream)));
+    let mut frames =
+        FrameReader::with_capacity(READ_BUFFER_BYTES, ReadHalf::new(Arc::clone(&stream)));
     let Some(joined) = handshake(&mut frames, &stream, peer, id, server, &outbox)? else {
         return Ok(());
     };
@@ -102,18 +104,6 @@ fn serve_member(
         registration.leave_reason
     ));
     result.map(drop)
-}
-
-/// The reading side of a connection whose socket the writer thread also
-/// uses. A TCP socket may be read by one thread while another writes it,
-/// and `&TcpStream` does both; sharing one socket this way costs one file
-/// descriptor per client, where `try_clone` would cost two.
-struct ReadHalf(Arc<TcpStream>);
-
-impl Read for ReadHalf {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self.0).read(buf)
-    }
 }
 
 /// Closes a connection's outbox when dropped, however the handler ends:

@@ -1,30 +1,48 @@
 //! The handshake: a new connection proves itself with a free nickname.
 //!
-//! The server sends nothing first. It reads the connection's first line,
-//! which decides the client's kind (`PROTOCOL.md` section 2):
-//! `HELLO ftpchat/1 NICK` from the full client, anything else from a
-//! person typing into `nc` or `telnet`, for whom the whole line is the
-//! nickname. A refused nickname may be followed by another, on the same
-//! connection, a few times.
+//! The server reads the connection's first line, which decides the
+//! client's kind (`PROTOCOL.md` section 2): `HELLO ftpchat/1 NICK` from
+//! the full client, anything else from a person typing into `nc` or
+//! `telnet`, for whom the whole line is the nickname. A refused nickname
+//! may be followed by another, on the same connection, a few times.
+//!
+//! A program speaks first, at once. A person who connects with `nc` sees
+//! a blank screen and would have to guess, so a connection that has sent
+//! nothing for [`GREETING_DELAY`] is sent one line of text asking for a
+//! nickname ([`GREETING`]); the full client never waits that long.
 //!
 //! A connection that never sends a nickname must not hold a place for
-//! ever: reads time out during the handshake (`--handshake-timeout`).
+//! ever: the handshake has a deadline (`--handshake-timeout`) from the
+//! moment of connection, which no trickle of bytes can push back (see
+//! `read_half.rs`).
 
 use crate::ids::ClientId;
 use crate::log::log;
 use crate::outbox::Outbox;
+use crate::outbox::Priority;
 use crate::plain::{ClientKind, reply_error};
+use crate::read_half::ReadHalf;
 use crate::shared::Server;
 use ftpchat::keepalive::is_timeout;
 use ftpchat::protocol::{
     ClientMessage, ErrorCode, FrameReader, PROTOCOL_VERSION, ProtocolError, check_nick,
 };
 use ftpchat::trace;
-use std::io::{self, Read};
+use std::io;
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// How many refused nicknames a connection may try before it is closed.
 const MAX_HANDSHAKE_ATTEMPTS: u32 = 10;
+
+/// How long a connection may stay silent before it is greeted: far longer
+/// than a program takes to send its `HELLO`, shorter than a person's
+/// patience.
+pub const GREETING_DELAY: Duration = Duration::from_secs(1);
+
+/// What a person who connected with `nc` and typed nothing is told.
+pub const GREETING: &str = "* welcome to ftpchat! Type a nickname and press Enter.";
 
 /// A connection that has finished its handshake: a member of the room.
 pub struct Joined {
@@ -46,8 +64,8 @@ pub struct Joined {
 /// # Errors
 ///
 /// The connection failed.
-pub fn handshake<R: Read>(
-    frames: &mut FrameReader<R>,
+pub fn handshake(
+    frames: &mut FrameReader<ReadHalf>,
     socket: &TcpStream,
     peer: SocketAddr,
     id: ClientId,
@@ -55,11 +73,29 @@ pub fn handshake<R: Read>(
     outbox: &Outbox,
 ) -> io::Result<Option<Joined>> {
     let settings = &server.settings;
-    socket.set_read_timeout(Some(settings.handshake_timeout))?;
-    for _attempt in 0..MAX_HANDSHAKE_ATTEMPTS {
+    let started = Instant::now();
+    let deadline = started + settings.handshake_timeout;
+    let mut greeted = false;
+    let mut attempts = 0;
+    while attempts < MAX_HANDSHAKE_ATTEMPTS {
+        let greet_at = started + GREETING_DELAY;
+        let wait_until = match greeted {
+            true => deadline,
+            false => deadline.min(greet_at),
+        };
+        frames.get_mut().set_deadline(Some(wait_until));
         let line = match frames.read_line() {
             Ok(Some(line)) => line,
             Ok(None) => return Ok(None),
+            Err(error) if is_timeout(&error) && Instant::now() < deadline => {
+                // Silent for a second: a person, most likely. (Not in the
+                // middle of a line they are typing, though.)
+                if !frames.is_mid_line() && !frames.has_buffered_input() {
+                    greet(outbox);
+                }
+                greeted = true;
+                continue;
+            }
             Err(error) if is_timeout(&error) => {
                 log(format_args!("{id} handshake timed out"));
                 let secs = settings.handshake_timeout.as_secs_f64();
@@ -69,6 +105,7 @@ pub fn handshake<R: Read>(
             }
             Err(error) => return refuse_unreadable(outbox, id, error),
         };
+        attempts += 1;
         if settings.trace {
             eprintln!("{}", trace::received(peer, line));
         }
@@ -90,11 +127,12 @@ pub fn handshake<R: Read>(
             continue;
         };
         log(format_args!("{id} joined as {nick} ({kind})"));
+        let nick = nick.to_string();
         // From now on, silence means "ping it" (see `keepalive`). A plain
         // client cannot answer a PING, so it is left to be silent.
+        frames.get_mut().set_deadline(None);
         let timeout = (kind == ClientKind::Full).then_some(settings.keepalive);
         socket.set_read_timeout(timeout)?;
-        let nick = nick.to_string();
         return Ok(Some(Joined {
             id,
             peer,
@@ -162,4 +200,10 @@ fn refuse_unreadable(
     log(format_args!("{id} handshake: {fault}"));
     reply_error(outbox, ClientKind::Full, fault.code, &fault.detail);
     Ok(None)
+}
+
+/// Sends [`GREETING`] to a connection that has said nothing yet.
+fn greet(outbox: &Outbox) {
+    let line = format!("{GREETING}\r\n");
+    outbox.send(Arc::new(line.into_bytes()), Priority::Urgent);
 }
