@@ -8,10 +8,15 @@
 //!
 //! This module only parses: it sends nothing and prints nothing.
 //!
-//! As in the original course program, `transfer FILENAME` sends a file (the
-//! word `transfer` at the start of a line is a command; start the line with
-//! a space to say it in chat). A path with spaces is quoted as in a shell:
-//! `transfer "my notes.txt" bob`.
+//! As in the original course program, `transfer FILENAME` sends a file.
+//! But "transfer complete, thanks!" is chat, not a file called
+//! `complete,`: a line that starts with the bare word `transfer` is a file
+//! transfer only if it names a file that exists, which the full client
+//! checks ([`Input::Transfer`]'s `slash` is `false`); otherwise it is said
+//! as chat. `/transfer` is always the command. A path with spaces is
+//! quoted as in a shell: `transfer "my notes.txt" bob`.
+//!
+//! Commands do not mind case: `/WHO` is `/who`.
 
 /// One line a user typed, understood.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +56,9 @@ pub enum Input<'a> {
         path: String,
         /// The one recipient, if any.
         to: Option<String>,
+        /// Typed as `/transfer`: a command whatever follows. Without the
+        /// slash, the line is chat unless PATH names a file.
+        slash: bool,
     },
     /// A known command used the wrong way; the text says the right way.
     Usage(&'static str),
@@ -100,14 +108,16 @@ pub fn parse_input(line: &str) -> Input<'_> {
     if line.trim().is_empty() {
         return Input::Empty;
     }
-    if let Some(args) = line
-        .strip_prefix("transfer ")
-        .or(line.strip_prefix("/transfer "))
-    {
-        return parse_transfer(args);
+    let (first_word, rest) = line.split_once(' ').unwrap_or((line, ""));
+    if first_word.eq_ignore_ascii_case("transfer") {
+        // Not a transfer after all: chat that starts with the word.
+        return match parse_transfer(rest, false) {
+            Input::Usage(_) => Input::Chat(line),
+            transfer => transfer,
+        };
     }
-    if line == "transfer" || line == "/transfer" {
-        return Input::Usage(TRANSFER_USAGE);
+    if first_word.eq_ignore_ascii_case("/transfer") {
+        return parse_transfer(rest, true);
     }
     let Some(command_line) = line.strip_prefix('/') else {
         return Input::Chat(line);
@@ -117,7 +127,7 @@ pub fn parse_input(line: &str) -> Input<'_> {
     }
     let (command, rest) = command_line.split_once(' ').unwrap_or((command_line, ""));
     let rest = rest.trim_start_matches(' ');
-    match command {
+    match command.to_ascii_lowercase().as_str() {
         "msg" => match rest.split_once(' ') {
             Some((to, text)) if !text.trim().is_empty() => Input::Private { to, text },
             _ => Input::Usage(MSG_USAGE),
@@ -140,15 +150,17 @@ fn optional(rest: &str) -> Option<&str> {
 }
 
 /// The arguments of `transfer`: a path and maybe a nickname.
-fn parse_transfer(args: &str) -> Input<'_> {
+fn parse_transfer(args: &str, slash: bool) -> Input<'_> {
     match split_words(args).as_deref() {
         Some([path]) => Input::Transfer {
             path: path.clone(),
             to: None,
+            slash,
         },
         Some([path, nick]) => Input::Transfer {
             path: path.clone(),
             to: Some(nick.clone()),
+            slash,
         },
         _ => Input::Usage(TRANSFER_USAGE),
     }
@@ -218,6 +230,8 @@ mod tests {
     #[test]
     fn commands_are_recognised() {
         assert_eq!(parse_input("/who"), Input::Who);
+        assert_eq!(parse_input("/WHO"), Input::Who);
+        assert_eq!(parse_input("/Quit"), Input::Quit);
         assert_eq!(parse_input("/help"), Input::Help);
         assert_eq!(parse_input("/quit"), Input::Quit);
         assert_eq!(parse_input("/quit now"), Input::Quit);
@@ -267,6 +281,12 @@ mod tests {
         let transfer = |path: &str, to: Option<&str>| Input::Transfer {
             path: path.to_string(),
             to: to.map(str::to_string),
+            slash: false,
+        };
+        let slash = |path: &str, to: Option<&str>| Input::Transfer {
+            path: path.to_string(),
+            to: to.map(str::to_string),
+            slash: true,
         };
         assert_eq!(
             parse_input("transfer report.pdf"),
@@ -274,8 +294,10 @@ mod tests {
         );
         assert_eq!(
             parse_input("/transfer report.pdf bob"),
-            transfer("report.pdf", Some("bob"))
+            slash("report.pdf", Some("bob"))
         );
+        assert_eq!(parse_input("/TRANSFER a"), slash("a", None));
+        assert_eq!(parse_input("Transfer a"), transfer("a", None));
         assert_eq!(
             parse_input(r#"transfer "my notes.txt" bob"#),
             transfer("my notes.txt", Some("bob"))
@@ -289,10 +311,17 @@ mod tests {
             transfer(r#"a "quoted" \ name"#, None)
         );
         assert_eq!(parse_input(r#"transfer """#), transfer("", None));
-        assert_eq!(parse_input("transfer"), Input::Usage(TRANSFER_USAGE));
-        assert_eq!(parse_input("transfer   "), Input::Usage(TRANSFER_USAGE));
-        assert_eq!(parse_input("transfer a b c"), Input::Usage(TRANSFER_USAGE));
-        assert_eq!(parse_input("transfer \"open"), Input::Usage(TRANSFER_USAGE));
+        assert_eq!(parse_input("/transfer"), Input::Usage(TRANSFER_USAGE));
+        assert_eq!(parse_input("/transfer   "), Input::Usage(TRANSFER_USAGE));
+        assert_eq!(parse_input("/transfer a b c"), Input::Usage(TRANSFER_USAGE));
+        assert_eq!(
+            parse_input("/transfer \"open"),
+            Input::Usage(TRANSFER_USAGE)
+        );
+        // Without the slash, what cannot be a transfer is chat.
+        assert_eq!(parse_input("transfer"), Input::Chat("transfer"));
+        let thanks = "transfer complete, thanks all";
+        assert_eq!(parse_input(thanks), Input::Chat(thanks));
         assert_eq!(
             parse_input(" transfer is done"),
             Input::Chat(" transfer is done")

@@ -93,22 +93,44 @@ pub fn is_timeout(error: &io::Error) -> bool {
 }
 
 /// Parses a number of seconds given on the command line, such as `30` or
-/// `0.5`, into a duration of at least one millisecond.
+/// `0.5`, into a duration of at least one millisecond and at most
+/// [`MAX_SECONDS`] (a year: anything longer is surely a mistake, and would
+/// overflow the clock's arithmetic).
 ///
 /// # Errors
 ///
-/// The text is not a positive number of seconds.
+/// The text is not a positive number of seconds, or is too large.
 pub fn parse_seconds(text: &str) -> Result<Duration, String> {
-    text.parse::<f64>()
+    let duration = text
+        .parse::<f64>()
         .ok()
         .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
         .filter(|duration| *duration >= Duration::from_millis(1))
-        .ok_or_else(|| format!("'{text}' is not a positive number of seconds"))
+        .ok_or_else(|| format!("'{text}' is not a positive number of seconds"))?;
+    if duration > Duration::from_secs(MAX_SECONDS) {
+        return Err(format!("'{text}' is more than a year ({MAX_SECONDS} s)"));
+    }
+    Ok(duration)
 }
+
+/// The longest time any option takes, in seconds: a year.
+pub const MAX_SECONDS: u64 = 365 * 24 * 60 * 60;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seconds_are_positive_and_at_most_a_year() {
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(
+            parse_seconds("31536000"),
+            Ok(Duration::from_secs(MAX_SECONDS))
+        );
+        for bad in ["0", "-1", "abc", "1e19", "31536001", "inf", "NaN"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn silence_after_a_ping_means_the_peer_is_gone() {

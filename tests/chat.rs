@@ -77,7 +77,11 @@ fn private_message_to_unknown_nick_is_an_error() {
     let server = ServerProcess::start(&dir);
     let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
     alice.send("/msg zed hello?");
-    assert_eq!(alice.stdout.expect("zed"), "! no user named zed");
+    assert_eq!(alice.stderr.expect("zed"), "! no user named zed");
+    alice.close_input();
+    // A script whose command failed fails.
+    assert_eq!(alice.wait_exit().code(), Some(1));
+    assert_eq!(alice.stderr.rest(), ["ftpclient: 1 command failed"]);
 }
 
 /// `/who` lists everyone online, sorted regardless of case.
@@ -338,4 +342,37 @@ fn a_large_room_stops_announcing_joins_and_leaves() {
     // this departure is announced.
     members.pop();
     assert_eq!(first.read_line(), "LEFT u199 connection closed\n");
+}
+
+/// A script's errors come on standard error in the order of its lines,
+/// even those the server answers (the client waits for each answer before
+/// the next line), its events on standard output, and a script with
+/// failed commands exits with 1.
+#[test]
+fn a_script_reports_failures_in_order_and_fails() {
+    let dir = scratch_dir();
+    let server = ServerProcess::start(&dir);
+    let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
+    for line in [
+        "/msg zed hi",
+        "/msg",
+        "/transfer nope.bin",
+        "/who",
+        "/msg zed again",
+    ] {
+        alice.send(line);
+    }
+    alice.close_input();
+    assert_eq!(alice.wait_exit().code(), Some(1));
+    assert_eq!(
+        alice.stderr.rest(),
+        [
+            "! no user named zed",
+            "! usage: /msg NICK TEXT",
+            "! cannot read nope.bin: no such file or folder",
+            "! no user named zed",
+            "ftpclient: 4 commands failed",
+        ]
+    );
+    assert_eq!(alice.stdout.rest(), ["* 1 user online: alice"]);
 }

@@ -436,10 +436,10 @@ fn transfer_mistakes_are_one_line_errors() {
     alice.stdout.expect("carol joined");
     let cases = [
         (
-            "transfer nope.txt",
+            "/transfer nope.txt",
             "! cannot read nope.txt: no such file or folder",
         ),
-        ("transfer somedir", "! cannot send somedir: it is a folder"),
+        ("/transfer somedir", "! cannot send somedir: it is a folder"),
         (
             "transfer note.txt zed",
             "! cannot send note.txt: no user named zed",
@@ -453,7 +453,7 @@ fn transfer_mistakes_are_one_line_errors() {
             "! cannot send note.txt: carol uses a plain client, which cannot receive files",
         ),
         (
-            "transfer \"note.txt",
+            "/transfer \"note.txt",
             "! usage: transfer PATH [NICK] (quote a path with spaces: \"my file.txt\")",
         ),
     ];
@@ -463,6 +463,49 @@ fn transfer_mistakes_are_one_line_errors() {
     }
     alice.send("still chatting");
     assert_eq!(bob.stdout.expect("<alice>"), "<alice> still chatting");
+}
+
+/// A line that starts with the word `transfer` but names no file is chat,
+/// and the sender is told how to send a file instead; `/transfer` is
+/// always the command. Commands do not mind case.
+#[test]
+fn transfer_as_a_word_in_chat_is_chat() {
+    let dir = scratch_dir();
+    let server = ServerProcess::start(&dir);
+    let mut bob = ClientProcess::join(&client_dir(&dir, "bob"), server.addr(), "bob");
+    let alice_dir = client_dir(&dir, "alice");
+    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+    let mut dave = RawClient::join_plain(server.addr(), "dave");
+    bob.stdout.expect("dave joined");
+
+    alice.send("transfer complete, thanks");
+    assert_eq!(
+        bob.stdout.expect("<alice>"),
+        "<alice> transfer complete, thanks"
+    );
+    assert_eq!(
+        alice.stdout.expect("sent as chat"),
+        "* sent as chat: there is no file complete, here (/transfer PATH sends one)"
+    );
+    alice.send("transfer complete, thanks all"); // cannot be a transfer at all
+    assert_eq!(
+        bob.stdout.expect("<alice>"),
+        "<alice> transfer complete, thanks all"
+    );
+    alice.send("Transfer done");
+    assert_eq!(bob.stdout.expect("<alice>"), "<alice> Transfer done");
+    dave.send(b"transfer it to me\r\n");
+    assert_eq!(bob.stdout.expect("<dave>"), "<dave> transfer it to me");
+    dave.send(b"/TRANSFER x\r\n");
+    assert_eq!(
+        dave.read_until("! "),
+        "! sending files needs the full client, ftpclient\r\n"
+    );
+    alice.send("/WHO");
+    assert_eq!(
+        alice.stdout.expect("online"),
+        "* 3 users online: alice, bob, dave"
+    );
 }
 
 /// A file whose checksum does not match is discarded, and the sender
@@ -590,7 +633,7 @@ fn plain_clients_get_a_notice_instead_of_file_data() {
     alice.stdout.expect("* sent f.txt");
     alice.send("after the file");
     assert_eq!(carol.read_line(), "<alice> after the file\r\n");
-    carol.send(b"transfer f.txt\n");
+    carol.send(b"/transfer f.txt\n");
     assert_eq!(
         carol.read_line(),
         "! sending files needs the full client, ftpclient\r\n"

@@ -223,7 +223,7 @@ fn client_gives_up_reconnecting_to_a_server_that_stays_away() {
 }
 
 /// While the client reconnects, a line typed is not sent, and says so;
-/// `/quit` leaves at once, with 0.
+/// `/quit` leaves at once (and a script whose line was not sent fails).
 #[test]
 fn while_reconnecting_chat_waits_and_quit_leaves() {
     let dir = scratch_dir();
@@ -241,7 +241,8 @@ fn while_reconnecting_chat_waits_and_quit_leaves() {
         )
     );
     alice.send("/quit");
-    assert_eq!(alice.wait_exit().code(), Some(0));
+    assert_eq!(alice.wait_exit().code(), Some(1));
+    assert_eq!(alice.stderr.rest(), ["ftpclient: 1 command failed"]);
 }
 
 /// Coming back to find its nickname taken by someone else, a script

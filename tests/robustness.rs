@@ -253,7 +253,7 @@ fn a_server_killed_mid_transfer_leaves_only_a_hidden_partial_file() {
     let errors = alice.stderr.rest();
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(
-        errors[0].starts_with("! sending big.bin stopped: "),
+        errors[0].starts_with("! sending big.bin stopped at "),
         "{errors:?}"
     );
     assert!(
@@ -351,7 +351,7 @@ fn a_finished_script_still_reports_a_transfer_cut_off() {
     assert_eq!(alice.wait_exit().code(), Some(1));
     let errors = alice.stderr.rest();
     assert!(
-        errors[0].starts_with("! sending big.bin stopped: "),
+        errors[0].starts_with("! sending big.bin stopped at "),
         "{errors:?}"
     );
     assert!(

@@ -183,6 +183,11 @@ fn main() -> ExitCode {
     }));
     match run(config) {
         Ok(Exit::Left) => ExitCode::SUCCESS,
+        Ok(Exit::Failed(count)) => {
+            let commands = if count == 1 { "command" } else { "commands" };
+            eprintln!("ftpclient: {count} {commands} failed");
+            ExitCode::FAILURE
+        }
         Ok(Exit::Lost(why)) => {
             eprintln!("ftpclient: {why}");
             ExitCode::FAILURE

@@ -13,6 +13,16 @@
 //! offer, or the goodbye not coming. The loop waits for events with a
 //! timeout, until the earliest such deadline.
 //!
+//! # Scripts
+//!
+//! A script's lines are run in order, and what each one causes is printed
+//! before the next one runs: after a line that asks the server something
+//! (`/msg`, `/who`, a file offer), the client sends `PING` and holds the
+//! following lines until the `PONG` comes back. The server answers in
+//! order, so by then any error about that line has arrived. Each command
+//! that fails (here, or on the server) is counted, and a script with
+//! failures exits with 1.
+//!
 //! # Leaving
 //!
 //! `/quit`, Ctrl-D, and Ctrl-C with nothing running leave at once: files
@@ -31,9 +41,9 @@ use crate::terminal::Screen;
 use crate::uploads::Uploads;
 use ftpchat::display::describe;
 use ftpchat::input::{CHAT_HELP, FILE_HELP, Input, parse_input};
-use ftpchat::protocol::{self, ClientMessage, ServerMessage, nick_key};
+use ftpchat::protocol::{self, ClientMessage, ErrorCode, ServerMessage, nick_key};
 use ftpchat::text::{io_words, make_visible};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -45,6 +55,8 @@ const QUIT_TIMEOUT: Duration = Duration::from_secs(2);
 pub enum Exit {
     /// The user left: exit code 0.
     Left,
+    /// A script ended, and this many of its commands failed: exit code 1.
+    Failed(u32),
     /// The connection failed, for this reason: exit code 1.
     Lost(String),
 }
@@ -80,6 +92,17 @@ pub struct Client {
     last_number: u64,
     /// Who is online, as far as we know (for Tab), by `nick_key`.
     roster: BTreeMap<String, String>,
+    /// A script's lines held until the server has answered the one before
+    /// (see "Scripts" above), the token of the `PING` that says so, and
+    /// whether the script's input has ended meanwhile.
+    held: VecDeque<String>,
+    sync: Option<String>,
+    input_ended: bool,
+    /// Commands that failed (counted for a script's exit code).
+    failures: u32,
+    /// A nickname the user typed to join again with, while the old one is
+    /// taken, until the server takes it.
+    chosen_nick: Option<String>,
 }
 
 impl Client {
@@ -102,6 +125,11 @@ impl Client {
             leaving: Leaving::No,
             last_number: 0,
             roster: BTreeMap::new(),
+            held: VecDeque::new(),
+            sync: None,
+            input_ended: false,
+            failures: 0,
+            chosen_nick: None,
         }
     }
 
@@ -134,20 +162,30 @@ pub fn run(client: &mut Client, events: &Receiver<Event>) -> Exit {
             Err(RecvTimeoutError::Disconnected) => Some(Exit::Left),
         };
         if let Some(exit) = exit {
-            return exit;
+            return client.count_failures(exit);
         }
     }
 }
 
 impl Client {
+    /// A script that leaves after failed commands fails.
+    fn count_failures(&self, exit: Exit) -> Exit {
+        let failures = self.failures + self.uploads.failures();
+        match exit {
+            Exit::Left if !self.screen.is_interactive() && failures > 0 => Exit::Failed(failures),
+            exit => exit,
+        }
+    }
+
     /// Acts on one event. Returns how the client ends, if it does.
     fn handle(&mut self, event: Event) -> Option<Exit> {
         let interactive = self.screen.is_interactive();
         let (screen, connection) = (&mut self.screen, self.link.connection());
         match event {
             Event::Keys(bytes) => self.keys_typed(&bytes),
-            Event::Line(line) => self.typed(&line),
+            Event::Line(line) => self.script_line(line),
             Event::InputEnded if interactive => self.leave_now(),
+            Event::InputEnded if self.sync.is_some() => self.input_ended = true,
             Event::InputEnded => self.leave_after_uploads(),
             Event::ServerLine(line) => self.server_line(&line),
             Event::Chunk { id, bytes } => self.downloads.data(screen, connection, id, bytes),
@@ -194,7 +232,8 @@ impl Client {
     fn on_timer(&mut self, now: Instant) -> Option<Exit> {
         let connection = self.link.is_up().then(|| &**self.link.connection());
         self.uploads.on_timer(&mut self.screen, connection, now);
-        let progress = self.link.on_timer(now, &self.nick);
+        let nick = self.joining_as().to_string();
+        let progress = self.link.on_timer(now, &nick);
         if let Some(exit) = self.link_progress(progress) {
             return Some(exit);
         }
@@ -223,6 +262,44 @@ impl Client {
                 Edit::EndOfInput => self.leave_now(),
                 Edit::Changed | Edit::Unchanged => {}
             }
+        }
+    }
+
+    /// A line of a script: run now, or held until the server has
+    /// answered the line before.
+    fn script_line(&mut self, line: String) {
+        if self.sync.is_some() {
+            return self.held.push_back(line);
+        }
+        let asks_server = !matches!(
+            parse_input(&line),
+            Input::Empty | Input::Chat(_) | Input::Help | Input::Transfers | Input::Quit
+        );
+        let failures = self.failures;
+        self.typed(&line);
+        // Wait for the server's answer, unless the line failed here.
+        if asks_server && self.failures == failures && self.link.is_up() {
+            let token = format!("sync-{}", self.last_number + u64::from(self.failures));
+            if self.send(&ClientMessage::Ping { token: &token }).is_ok() {
+                self.sync = Some(token);
+            }
+        }
+    }
+
+    /// `PONG`: if it answers our sync, the held lines run.
+    fn ponged(&mut self, token: &str) {
+        if self.sync.as_deref() != Some(token) {
+            return;
+        }
+        self.sync = None;
+        while self.sync.is_none() {
+            let Some(line) = self.held.pop_front() else {
+                break;
+            };
+            self.script_line(line);
+        }
+        if self.sync.is_none() && std::mem::take(&mut self.input_ended) {
+            self.leave_after_uploads();
         }
     }
 
@@ -322,6 +399,7 @@ impl Client {
         if needs_server && !self.link.is_up() {
             let server = self.link.server_name();
             let text = format!("! not connected to {server} (reconnecting); not sent");
+            self.failures += 1;
             return self.screen.complain(&text);
         }
         let done = match input {
@@ -329,7 +407,17 @@ impl Client {
             Input::Chat(text) => self.say(text),
             Input::Private { to, text } => self.whisper(to, text),
             Input::Who => self.send(&ClientMessage::Who),
-            Input::Transfer { path, to } => {
+            // "transfer complete, thanks": no such file, so it is chat.
+            Input::Transfer {
+                path, slash: false, ..
+            } if !std::path::Path::new(&path).is_file() => {
+                let note = format!(
+                    "* sent as chat: there is no file {} here (/transfer PATH sends one)",
+                    make_visible(&path)
+                );
+                self.say(line).map(|()| self.screen.print(&note))
+            }
+            Input::Transfer { path, to, .. } => {
                 let number = self.next_number();
                 self.uploads
                     .start(self.link.connection(), &path, to.as_deref(), number)
@@ -358,6 +446,7 @@ impl Client {
             )),
         };
         if let Err(problem) = done {
+            self.failures += 1;
             self.screen.complain(&format!("! {problem}"));
         }
     }
@@ -376,8 +465,12 @@ impl Client {
     /// Says `text` to `to` alone.
     fn whisper(&mut self, to: &str, text: &str) -> Result<(), String> {
         let text = protocol::check_text(text).map_err(|fault| fault.detail)?;
-        let echo = format!("-> *{}* {}", make_visible(to), make_visible(text));
-        self.screen.echo(&echo);
+        // Shown as sent only to someone we know is here: a message to a
+        // mistyped name is answered with the server's error instead.
+        if self.roster.contains_key(&nick_key(to)) {
+            let echo = format!("-> *{}* {}", make_visible(to), make_visible(text));
+            self.screen.echo(&echo);
+        }
         self.send(&ClientMessage::Private { to, text })
     }
 
@@ -438,9 +531,11 @@ impl Client {
     fn cancel_number(&mut self, number: u64) -> Result<(), String> {
         let (screen, connection) = (&mut self.screen, self.link.connection());
         if let Some(name) = self.uploads.cancel(screen, connection, number) {
-            screen.print(&format!(
-                "* cancelled {name} (#{number}); its recipients are told"
-            ));
+            let told = match self.link.is_up() {
+                true => "; its recipients are told",
+                false => "",
+            };
+            screen.print(&format!("* cancelled {name} (#{number}){told}"));
             return Ok(());
         }
         match self.downloads.cancel(screen, connection, number) {
@@ -471,17 +566,28 @@ impl Client {
         numbers
     }
 
-    /// `/transfers`: every offer and file on its way, in order.
+    /// `/transfers`: every offer and file on its way, in order, and the
+    /// parts of files kept to resume.
     fn list_transfers(&mut self) {
         let mut lines = self.uploads.listing();
         lines.extend(self.downloads.listing());
-        if lines.is_empty() {
+        let kept = self.downloads.kept_parts();
+        if lines.is_empty() && kept.is_empty() {
             return self.screen.print("* no transfers");
         }
         lines.sort_by_key(|listing| listing.number);
-        self.screen.print("* transfers (> going out, < coming in):");
+        if !lines.is_empty() {
+            self.screen.print("* transfers (> going out, < coming in):");
+        }
         for listing in lines {
             self.screen.print(&format!("  {}", listing.line));
+        }
+        if !kept.is_empty() {
+            self.screen
+                .print("* parts kept, to resume when offered again:");
+        }
+        for line in kept {
+            self.screen.print(&format!("  {line}"));
         }
     }
 
@@ -507,6 +613,16 @@ impl Client {
         match message {
             ServerMessage::Ping { token } => {
                 let _ = connection.send(&ClientMessage::Pong { token });
+            }
+            ServerMessage::Pong { token } => self.ponged(token),
+            ServerMessage::Error { code, .. } => {
+                // An answer to something we asked is a failed command; a
+                // word about the connection itself is not.
+                let about_connection = [ErrorCode::PingTimeout, ErrorCode::HandshakeTimeout];
+                if !about_connection.map(ErrorCode::as_str).contains(&code) {
+                    self.failures += 1;
+                }
+                screen.complain(&describe(&message).unwrap_or_default());
             }
             ServerMessage::Bye { reason } => self.bye = Some(reason.to_string()),
             ServerMessage::File {
@@ -609,14 +725,25 @@ impl Client {
     /// An attempt to reconnect has ended.
     fn rejoined(&mut self, result: Rejoin) -> Option<Exit> {
         let interactive = self.screen.is_interactive();
-        let progress = self.link.rejoined(result, &self.nick, interactive);
+        let nick = self.joining_as().to_string();
+        let progress = self.link.rejoined(result, &nick, interactive);
         self.link_progress(progress)
+    }
+
+    /// The nickname to join again with: the one the user chose while
+    /// reconnecting, or ours.
+    fn joining_as(&self) -> &str {
+        self.chosen_nick.as_deref().unwrap_or(&self.nick)
     }
 
     /// The user typed `nick` to join again with.
     fn choose_nick(&mut self, nick: &str) {
-        self.nick = nick.to_string();
-        self.screen.set_prompt(&format!("{nick}> "));
+        if let Err(error) = protocol::check_nick(nick) {
+            let text = format!("! {error}; type another nickname to join with (or /quit)");
+            return self.screen.complain(&text);
+        }
+        // Ours once the server takes it (see `link_progress`).
+        self.chosen_nick = Some(nick.to_string());
         self.link.nick_chosen();
     }
 
@@ -633,6 +760,10 @@ impl Client {
                 None
             }
             Progress::Back(line) => {
+                if let Some(nick) = self.chosen_nick.take() {
+                    self.screen.set_prompt(&format!("{nick}> "));
+                    self.nick = nick;
+                }
                 self.bye = None;
                 self.roster.clear(); // the server sends the list again
                 self.screen.print(&line);

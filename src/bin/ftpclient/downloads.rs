@@ -284,6 +284,9 @@ impl Downloads {
         };
         let Some(id) = incoming.id else { return };
         let offset = resume.as_ref().map_or(0, |found| found.len);
+        if let (None, Some(record)) = (&resume, &incoming.record) {
+            partial::forget_other_versions(&self.dir, record);
+        }
         let spec = DiskJobSpec {
             number,
             dir: self.dir.clone(),
@@ -517,6 +520,23 @@ impl Downloads {
                     incoming.from
                 );
                 Listing { number, line }
+            })
+            .collect()
+    }
+
+    /// The parts of files kept from earlier attempts, not being received
+    /// now: one line each, for `/transfers`.
+    pub fn kept_parts(&self) -> Vec<String> {
+        partial::kept(&self.dir)
+            .into_iter()
+            .map(|(info, len)| {
+                format!(
+                    "{} ({}) from {}: {}% kept",
+                    make_visible(&info.name),
+                    format_size(info.size),
+                    make_visible(&info.from),
+                    percent(len, info.size)
+                )
             })
             .collect()
     }

@@ -22,8 +22,9 @@
 //! If the nickname is taken when we come back, the server may simply not
 //! have noticed yet that our old connection is dead (it finds out within
 //! two keep-alive intervals): the client tries again for that long. After
-//! that someone else has it: on a terminal the user is asked for another,
-//! and a script exits with 1.
+//! that someone else may have it: on a terminal the user is asked for
+//! another (while the client goes on trying the old one), and a script
+//! exits with 1.
 
 use crate::connection::{Answer, Connection, HANDSHAKE_TIMEOUT, connect, handshake};
 use crate::events::{Event, Rejoin};
@@ -261,13 +262,21 @@ impl Link {
             // until it notices the connection is dead: try again for that
             // long, then it is someone else's.
             Rejoin::NickRefused(why) if outage.since.elapsed() > 2 * keepalive + GHOST_MARGIN => {
-                if interactive {
-                    outage.asking = true;
-                    return Progress::AskNick(format!(
-                        "! {why}; type another nickname to join with (or /quit)"
-                    ));
+                if !interactive {
+                    return Progress::GiveUp(format!("could not join {server} again: {why}"));
                 }
-                return Progress::GiveUp(format!("could not join {server} again: {why}"));
+                // Ask for another, and meanwhile go on trying this one:
+                // the server may yet let our old connection go.
+                let first_time = !outage.asking;
+                outage.asking = true;
+                let retried = outage.retry_or_give_up(&server, &why);
+                return match (retried, first_time) {
+                    (Progress::GiveUp(why), _) => Progress::GiveUp(why),
+                    (_, true) => Progress::AskNick(format!(
+                        "! {why}; type another nickname to join with (or /quit)"
+                    )),
+                    (_, false) => Progress::Quiet,
+                };
             }
             Rejoin::NickRefused(why) => {
                 let why = format!("{why} (perhaps still by our old connection)");

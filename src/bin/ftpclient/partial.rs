@@ -19,7 +19,8 @@
 //! stamp, [`find`] finds the partial, and the client accepts from its
 //! length (`ACCEPT ID OFFSET`) instead of from 0. A partial whose record
 //! does not match (the file changed, so its stamp did) is never extended:
-//! it is deleted, and the file comes whole. The final checksum still
+//! the file comes whole, and once it is being received, the old partial is
+//! deleted. The final checksum still
 //! covers every byte, the kept ones too, so a partial damaged on the disk
 //! is caught at the end and the file discarded.
 //!
@@ -147,32 +148,56 @@ pub fn remove(part: &Path) {
     let _ = fs::remove_file(record_path(part));
 }
 
-/// Looks in `dir` for a partial of the file `offer` describes, not in use
-/// by another client. Partials of the same file from the same sender that
-/// do not match (another version) are deleted on the way: they can never
-/// be extended.
+/// Looks in `dir` for a partial of the file `offer` describes (same
+/// sender, name, size and stamp), not in use by another client. A partial
+/// longer than the file cannot be one: it is deleted.
 pub fn find(dir: &Path, offer: &PartInfo) -> Option<Found> {
-    let mut found = None;
     for (part, info) in records(dir) {
-        if !info.same_file(offer) || found.is_some() {
+        if !info.matches(offer) {
             continue;
         }
         let Some(file) = open_unused(&part) else {
             continue; // another client is writing it
         };
         let len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
-        if !info.matches(offer) || len > offer.size {
+        if len > offer.size {
             drop(file);
             remove(&part);
             continue;
         }
-        found = Some(Found {
+        return Some(Found {
             file,
             path: part,
             len,
         });
     }
-    found
+    None
+}
+
+/// Deletes the partials in `dir` of other versions of the file `taken`
+/// describes (same sender and name, another stamp or size): once a new
+/// version is being received, they can never be extended.
+pub fn forget_other_versions(dir: &Path, taken: &PartInfo) {
+    for (part, info) in records(dir) {
+        if info.same_file(taken) && !info.matches(taken) && open_unused(&part).is_some() {
+            remove(&part);
+        }
+    }
+}
+
+/// The partials in `dir` that nobody is writing, with their records and
+/// lengths.
+pub fn kept(dir: &Path) -> Vec<(PartInfo, u64)> {
+    let mut kept: Vec<(PartInfo, u64)> = records(dir)
+        .into_iter()
+        .filter_map(|(part, info)| {
+            let file = open_unused(&part)?;
+            let len = file.metadata().ok()?.len();
+            Some((info, len))
+        })
+        .collect();
+    kept.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    kept
 }
 
 /// Deletes the partial files in `dir` (and records without a partial)
@@ -310,7 +335,9 @@ mod tests {
         let dir = scratch("version");
         let part = leave_partial(&dir, &info("a-1"), b"0123");
         assert!(find(&dir, &info("a-2")).is_none());
-        assert!(!part.exists(), "the stale partial is deleted");
+        assert!(part.exists(), "kept until the new version is taken");
+        forget_other_versions(&dir, &info("a-2"));
+        assert!(!part.exists(), "then the stale partial is deleted");
         assert!(!record_path(&part).exists());
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -46,6 +46,8 @@ pub struct Waiting {
     pub name: String,
     /// Its size when it was last offered, for `/transfers`.
     pub size: u64,
+    /// Its stamp when it was last offered: a new one means it changed.
+    pub stamp: String,
     /// The nicknames it has still to reach.
     pub targets: Vec<String>,
     /// When it first began to wait: the window counts from here, however
@@ -154,6 +156,7 @@ mod tests {
             path: PathBuf::from("a.bin"),
             name: "a.bin".to_string(),
             size: 1,
+            stamp: "1-1".to_string(),
             targets: targets.iter().map(|t| t.to_string()).collect(),
             since,
         }

@@ -52,6 +52,9 @@ pub struct Uploads {
     events: Sender<Event>,
     /// Files cut off by a lost connection, to offer again.
     waiting: Resumes,
+    /// Files that could not be sent, or did not reach everyone (for a
+    /// script's exit code).
+    failures: u32,
 }
 
 /// One file being sent.
@@ -75,6 +78,11 @@ struct Upload {
     /// If this offer is one made again, when the file first began to wait
     /// (see `resume.rs`).
     waiting_since: Option<Instant>,
+    /// The stamp it was offered with, and (if it is offered again) the
+    /// one it had before: if they differ, the file changed, and goes
+    /// whole.
+    stamp: String,
+    stamp_before: Option<String>,
     reports: Reports,
     /// Bytes sent so far (in this run).
     sent: u64,
@@ -150,7 +158,13 @@ impl Uploads {
             chunk_len,
             events,
             waiting: Resumes::default(),
+            failures: 0,
         }
+    }
+
+    /// How many files could not be sent, or did not reach everyone.
+    pub fn failures(&self) -> u32 {
+        self.failures
     }
 
     /// Whether no file is being sent or waiting to be offered again.
@@ -186,7 +200,7 @@ impl Uploads {
     }
 
     /// Opens the file at `path`, takes its stamp, and offers it to `to`
-    /// (or everyone) as transfer `number`; `waiting_since` if it is
+    /// (or everyone) as transfer `number`; `again` if it is
     /// offered again.
     fn offer(
         &mut self,
@@ -194,7 +208,7 @@ impl Uploads {
         path: &Path,
         to: Option<&str>,
         number: u64,
-        waiting_since: Option<Instant>,
+        again: Option<&Waiting>,
     ) -> Result<(), String> {
         let shown_path = path.display();
         let unreadable = |e: std::io::Error| format!("cannot read {shown_path}: {}", io_words(&e));
@@ -234,7 +248,9 @@ impl Uploads {
             recipients: None,
             accepted: Vec::new(),
             first_offset: None,
-            waiting_since,
+            waiting_since: again.map(|waiting| waiting.since),
+            stamp_before: again.map(|waiting| waiting.stamp.clone()),
+            stamp,
             reports: Reports::default(),
             sent: 0,
             progress,
@@ -262,8 +278,9 @@ impl Uploads {
             None => format!("{recipients} recipients"),
         };
         let size = format_size(upload.size);
-        let again = match upload.waiting_since {
-            Some(_) => " again, to resume",
+        let again = match &upload.stamp_before {
+            Some(before) if *before == upload.stamp => " again, to resume",
+            Some(_) => " again; it has changed, so from the start",
             None => "",
         };
         screen.print(&format!(
@@ -376,6 +393,7 @@ impl Uploads {
             let try_at = Instant::now() + RETRY_INTERVAL;
             return self.waiting.add(waiting, try_at);
         }
+        self.failures += 1;
         let name = &upload.name;
         let text = make_visible(text);
         screen.set_status(upload.progress.key(), None);
@@ -532,6 +550,7 @@ impl Uploads {
                 let name = &upload.name;
                 screen.complain(&format!("! sending {name} stopped: {why}"));
                 self.active.remove(&id);
+                self.failures += 1;
             }
             None if stopping => self.finish(screen, id),
             None => {}
@@ -656,6 +675,7 @@ impl Uploads {
             }
         }
         for waiting in self.waiting.expire(now) {
+            self.failures += 1;
             let nicks = make_visible(&waiting.targets.join(", ")).into_owned();
             let minutes = RESUME_WINDOW.as_secs() / 60;
             screen.complain(&format!(
@@ -688,9 +708,8 @@ impl Uploads {
     fn offer_again(&mut self, screen: &mut Screen, connection: &Connection, files: Vec<Waiting>) {
         for file in files {
             let to = file.targets.join(",");
-            let since = Some(file.since);
-            if let Err(problem) = self.offer(connection, &file.path, Some(&to), file.number, since)
-            {
+            let offered = self.offer(connection, &file.path, Some(&to), file.number, Some(&file));
+            if let Err(problem) = offered {
                 screen.complain(&format!("! cannot offer {} again: {problem}", file.name));
             }
         }
@@ -713,7 +732,8 @@ impl Uploads {
                     ));
                 }
                 (_, false) => screen.complain(&format!(
-                    "! sending {name} stopped: {why}; its recipients may not have it"
+                    "! sending {name} stopped at {}%: {why}; its recipients may not have it",
+                    percent(upload.sent, upload.size)
                 )),
             }
             if reconnecting && !targets.is_empty() {
@@ -756,6 +776,12 @@ impl Uploads {
             Phase::Offered { .. } => None,
         };
         upload.summarize(screen, finished);
+        // Not reaching someone fails a script's command; a lost
+        // connection is not yet a failure (the file is offered again).
+        let lost = !upload.reports.lost.is_empty();
+        if !upload.reports.failed.is_empty() || (finished.is_none() && !lost) {
+            self.failures += 1;
+        }
         // Those whose connection was lost get the file again when back.
         let lost: Vec<String> = upload.reports.lost.iter().map(|(n, _)| n.clone()).collect();
         if !lost.is_empty() {
@@ -790,6 +816,7 @@ impl Upload {
             path: self.path.clone(),
             name: self.name.clone(),
             size: self.size,
+            stamp: self.stamp.clone(),
             targets,
             since,
         }
@@ -857,7 +884,11 @@ impl Upload {
         match finished {
             // Everyone failed, whether before the last chunk or after. (One
             // recipient's failure, below, says it all.)
-            _ if reports.saved.is_empty() && unreached >= recipients && recipients > 1 => {
+            _ if reports.saved.is_empty()
+                && unreached >= recipients
+                && recipients > 1
+                && reports.lost.is_empty() =>
+            {
                 screen.complain(&format!("! {name} reached nobody"));
             }
             _ if reports.saved.is_empty() && unreached >= recipients => {}

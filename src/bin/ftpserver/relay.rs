@@ -105,12 +105,17 @@ impl Files {
             Ok(started) => started,
             Err(refusal) => return refuse(sender, id, refusal.code, &refusal.text),
         };
+        let count = started.recipients.len();
+        let recipients = if count == 1 {
+            "recipient"
+        } else {
+            "recipients"
+        };
         log(format_args!(
-            "{} {} offers {:?} ({size} bytes) to {} recipients as transfer {}",
+            "{} {} offers {:?} ({size} bytes) to {count} {recipients} as transfer {}",
             sender.id,
             sender.nick,
             make_visible(name),
-            started.recipients.len(),
             started.id
         ));
         // Answer the sender first: a recipient may answer at once, and

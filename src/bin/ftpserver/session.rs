@@ -293,7 +293,12 @@ impl<'a> Session<'a> {
                 }
             }
             Input::Quit => return Some(self.quit()),
-            Input::Transfer { .. } => {
+            // A plain client has no files here: the bare word is chat.
+            Input::Transfer { slash: false, .. } => match protocol::check_text(line) {
+                Ok(text) => self.chat(text),
+                Err(fault) => self.reply_error(fault.code, &fault.detail),
+            },
+            Input::Transfer { slash: true, .. } => {
                 let text = "sending files needs the full client, ftpclient";
                 self.reply_error(ErrorCode::UnknownCommand, text);
             }
