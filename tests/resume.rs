@@ -168,6 +168,38 @@ fn send_part_then_vanish(
     bob.stdout.expect("! receiving data.bin from alice stopped")
 }
 
+/// A server, and bob (a real client) holding the first `len` bytes of
+/// alice's `data.bin` (offered with `stamp`), kept when her connection
+/// was lost; `paused` is what bob said about it.
+struct CutOff {
+    server: ServerProcess,
+    bob: ClientProcess,
+    rec: PathBuf,
+    paused: String,
+}
+
+impl CutOff {
+    fn new(dir: &Path, bytes: &[u8], stamp: &str, len: usize) -> CutOff {
+        let server = ServerProcess::start(dir);
+        let bob_dir = client_dir(dir, "bob");
+        let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+        let mut alice = join_alice(&server, &mut bob);
+        assert_eq!(offer(&mut alice, 1, bytes, stamp), 0);
+        let paused = send_part_then_vanish(alice, &mut bob, bytes, len);
+        CutOff {
+            server,
+            bob,
+            rec: bob_dir.join("rec"),
+            paused,
+        }
+    }
+
+    /// Alice, back: she joins again (and bob sees her).
+    fn alice_again(&mut self) -> RawClient {
+        join_alice(&self.server, &mut self.bob)
+    }
+}
+
 /// A transfer cut off when the sender's connection was lost goes on from
 /// the receiver's partial file when the same file is offered again: bob
 /// accepts from where his copy ends, gets only the rest, and checks the
@@ -175,20 +207,14 @@ fn send_part_then_vanish(
 #[test]
 fn a_file_offered_again_resumes_from_the_partial_file() {
     let dir = scratch_dir();
-    let server = ServerProcess::start(&dir);
-    let bob_dir = client_dir(&dir, "bob");
-    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
     let bytes = test_bytes(1000, 1);
-
-    let mut alice = join_alice(&server, &mut bob);
-    assert_eq!(offer(&mut alice, 1, &bytes, "3e8-1"), 0);
-    let paused = send_part_then_vanish(alice, &mut bob, &bytes, 600);
+    let mut cut = CutOff::new(&dir, &bytes, "3e8-1", 600);
     assert_eq!(
-        paused,
+        cut.paused,
         "! receiving data.bin from alice stopped at 60%: the sender's connection was lost; \
          the part received is kept, to resume when the file is offered again"
     );
-    let rec = bob_dir.join("rec");
+    let rec = cut.rec.clone();
     assert_eq!(list_dir(&rec), [".data.bin.part", ".data.bin.part.info"]);
     assert_eq!(fs::read(rec.join(".data.bin.part")).unwrap(), &bytes[..600]);
     assert_eq!(
@@ -196,10 +222,10 @@ fn a_file_offered_again_resumes_from_the_partial_file() {
         "ftpchat partial 1\nfrom alice\nname data.bin\nsize 1000\nstamp 3e8-1\n"
     );
 
-    let mut alice = join_alice(&server, &mut bob);
+    let mut alice = cut.alice_again();
     assert_eq!(offer(&mut alice, 1, &bytes, "3e8-1"), 600);
     assert_eq!(
-        bob.stdout.expect("* resuming"),
+        cut.bob.stdout.expect("* resuming"),
         "* resuming data.bin (1000 bytes) from alice at 60%, with the part kept from before"
     );
     assert_eq!(
@@ -207,7 +233,7 @@ fn a_file_offered_again_resumes_from_the_partial_file() {
         "DELIVERED 1 bob ok\n"
     );
     assert_eq!(
-        bob.stdout.expect("* received"),
+        cut.bob.stdout.expect("* received"),
         format!(
             "* received data.bin (1000 bytes) from alice, resumed at 60%, saved as {} (cksum {})",
             Path::new("rec").join("data.bin").display(),
@@ -219,33 +245,27 @@ fn a_file_offered_again_resumes_from_the_partial_file() {
 }
 
 /// A file that changed (a new stamp) is never spliced onto the partial
-/// of its old version: bob deletes it and takes the new file whole.
+/// of its old version: bob takes the new file whole, and deletes the old
+/// part.
 #[test]
 fn a_changed_file_is_sent_whole() {
     let dir = scratch_dir();
-    let server = ServerProcess::start(&dir);
-    let bob_dir = client_dir(&dir, "bob");
-    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
-    let old = test_bytes(1000, 1);
-    let new = test_bytes(1000, 2);
+    let (old, new) = (test_bytes(1000, 1), test_bytes(1000, 2));
+    let mut cut = CutOff::new(&dir, &old, "3e8-1", 600);
 
-    let mut alice = join_alice(&server, &mut bob);
-    offer(&mut alice, 1, &old, "3e8-1");
-    send_part_then_vanish(alice, &mut bob, &old, 600);
-
-    let mut alice = join_alice(&server, &mut bob);
+    let mut alice = cut.alice_again();
     assert_eq!(
         offer(&mut alice, 1, &new, "3e8-2"),
         0,
         "not from the old part"
     );
-    bob.stdout
+    cut.bob
+        .stdout
         .expect("* receiving data.bin (1000 bytes) from alice");
     assert_eq!(send_rest(&mut alice, 1, &new, 0), "DELIVERED 1 bob ok\n");
-    bob.stdout.expect("* received data.bin");
-    let rec = bob_dir.join("rec");
-    assert_eq!(fs::read(rec.join("data.bin")).unwrap(), new);
-    assert_eq!(list_dir(&rec), ["data.bin"]);
+    cut.bob.stdout.expect("* received data.bin");
+    assert_eq!(fs::read(cut.rec.join("data.bin")).unwrap(), new);
+    assert_eq!(list_dir(&cut.rec), ["data.bin"]);
 }
 
 /// A partial file damaged on the disk is caught by the final checksum,
@@ -254,20 +274,14 @@ fn a_changed_file_is_sent_whole() {
 #[test]
 fn a_damaged_partial_file_is_caught_by_the_checksum() {
     let dir = scratch_dir();
-    let server = ServerProcess::start(&dir);
-    let bob_dir = client_dir(&dir, "bob");
-    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
     let bytes = test_bytes(1000, 1);
-
-    let mut alice = join_alice(&server, &mut bob);
-    offer(&mut alice, 1, &bytes, "3e8-1");
-    send_part_then_vanish(alice, &mut bob, &bytes, 600);
-    let part = bob_dir.join("rec/.data.bin.part");
+    let mut cut = CutOff::new(&dir, &bytes, "3e8-1", 600);
+    let part = cut.rec.join(".data.bin.part");
     let mut damaged = fs::read(&part).unwrap();
     damaged[100] ^= 0x20;
     fs::write(&part, damaged).unwrap();
 
-    let mut alice = join_alice(&server, &mut bob);
+    let mut alice = cut.alice_again();
     assert_eq!(offer(&mut alice, 1, &bytes, "3e8-1"), 600);
     let report = send_rest(&mut alice, 1, &bytes, 600);
     assert!(
@@ -280,9 +294,10 @@ fn a_damaged_partial_file_is_caught_by_the_checksum() {
         ),
         "{report}"
     );
-    bob.stdout
+    cut.bob
+        .stdout
         .expect("! receiving data.bin from alice failed: checksum mismatch");
-    assert_eq!(list_dir(&bob_dir.join("rec")), Vec::<String>::new());
+    assert_eq!(list_dir(&cut.rec), Vec::<String>::new());
 }
 
 /// A receiving client killed mid-file leaves its partial file behind; the
