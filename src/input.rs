@@ -90,7 +90,8 @@ pub const FILE_HELP: &str = concat!(
     "  /accept [N]         take the file offered as #N (or the latest)\n",
     "  /decline [N]        refuse the file offered as #N (or the latest)\n",
     "  /cancel [N|NAME]    stop transfer #N or NAME, or (alone) all of them\n",
-    "  /transfers          list offers and files on their way (< in, > out)",
+    "  /transfers          list offers and files on their way (< in, > out)\n",
+    "  [>a.bin 42% 3s]     progress before the prompt: > sending, < receiving",
 );
 
 /// Understands one typed line (without its line ending).

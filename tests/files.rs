@@ -8,6 +8,7 @@ use common::{
     ClientProcess, RawClient, ServerProcess, cksum, client_dir, join_with, list_dir, scratch_dir,
     test_bytes,
 };
+use ftpchat::text::format_size;
 use std::fs;
 use std::path::PathBuf;
 
@@ -34,8 +35,13 @@ fn files_around_chunk_boundaries_arrive_intact() {
         fs::write(alice_dir.join(name), &bytes).unwrap();
         alice.send(&format!("transfer {name}"));
         let received = bob.stdout.expect(&format!("* received {name} "));
-        let saved = format!("from alice, saved as rec/{name} (cksum {})", cksum(&bytes));
+        let saved = format!(", saved as rec/{name} (cksum {})", cksum(&bytes));
         assert!(received.ends_with(&saved), "{received}");
+        let timed = format!(
+            "* received {name} ({}) from alice in ",
+            format_size(len as u64)
+        );
+        assert!(received.starts_with(&timed), "{received}");
         assert_eq!(
             fs::read(bob_dir.join("rec").join(name)).unwrap(),
             bytes,

@@ -323,9 +323,14 @@ fn nothing_from_other_users_reaches_the_terminal_raw() {
     mallory.send(b"SEND 1 0 - bob \x1b[31mred.txt\n");
     mallory.read_until("RECEIVING 1 bob 0");
     mallory.send(b"DONE 1 4294967295\n");
-    assert_eq!(
-        bob.stdout.expect("* received"),
-        "* received _[31mred.txt (0 bytes) from mallory, saved as rec/_[31mred.txt (cksum 4294967295)"
+    let received = bob.stdout.expect("* received");
+    assert!(
+        received.starts_with("* received _[31mred.txt (0 bytes) from mallory in "),
+        "{received}"
+    );
+    assert!(
+        received.ends_with(", saved as rec/_[31mred.txt (cksum 4294967295)"),
+        "{received}"
     );
     let everything = [bob.stdout.rest_now(), bob.stderr.rest_now()].concat();
     for line in everything {

@@ -47,6 +47,7 @@ use ftpchat::text::{format_size, io_words, make_visible};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
+use std::time::Instant;
 
 /// What to do with an offer (`--accept`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,6 +131,10 @@ struct Download {
     received: u64,
     disk: DiskWriter,
     progress: Progress,
+    /// When the data began to come, and when its last byte came: the
+    /// rate of the transfer, and how long saving took after it.
+    started: Instant,
+    data_ended: Option<Instant>,
 }
 
 /// What `/cancel` did to an incoming file.
@@ -307,6 +312,8 @@ impl Downloads {
                     received: offset,
                     disk,
                     progress,
+                    started: Instant::now(),
+                    data_ended: None,
                 });
                 let _ = connection.send(&ClientMessage::Accept { id, offset });
                 let size = format_size(incoming.size);
@@ -376,6 +383,7 @@ impl Downloads {
             // a moment, which the status line says.
             let saving = download.progress.after_data("checking and saving");
             screen.set_status(download.progress.key(), Some(saving));
+            download.data_ended = Some(Instant::now());
             download.disk.finish(checksum);
             incoming.stage = Stage::Saving(download);
         }
@@ -393,16 +401,21 @@ impl Downloads {
         let Some(incoming) = self.remove(number) else {
             return;
         };
-        if let Stage::Saving(download) = &incoming.stage {
-            screen.set_status(download.progress.key(), None);
-        }
         report(connection, incoming.id, Delivery::Ok);
         let resumed = match incoming.resumed_from {
             Some(offset) => format!(", resumed at {}%", percent(offset, incoming.size)),
             None => String::new(),
         };
+        let timing = match &incoming.stage {
+            Stage::Saving(download) => {
+                screen.set_status(download.progress.key(), None);
+                let moved = incoming.size - incoming.resumed_from.unwrap_or(0);
+                download.timing(moved)
+            }
+            _ => String::new(),
+        };
         screen.print(&format!(
-            "* received {} ({}) from {}{resumed}, saved as {} (cksum {checksum})",
+            "* received {} ({}) from {}{resumed}{timing}, saved as {} (cksum {checksum})",
             incoming.name,
             format_size(incoming.size),
             incoming.from,
@@ -606,6 +619,26 @@ impl Downloads {
         Some(incoming)
     }
 }
+
+impl Download {
+    /// ` in 2.1 s (480.2 MiB/s)`: how long the `moved` bytes took to come
+    /// and at what rate, and `; 1.2 s to save` when checking and syncing
+    /// them to the disk took long enough to notice.
+    fn timing(&self, moved: u64) -> String {
+        let ended = self.data_ended.unwrap_or_else(Instant::now);
+        let secs = ended.duration_since(self.started).as_secs_f64().max(0.001);
+        let rate = format_size((moved as f64 / secs) as u64);
+        let mut text = format!(" in {secs:.1} s ({rate}/s)");
+        let saving = ended.elapsed().as_secs_f64();
+        if saving >= NOTICEABLE_SAVING_SECS {
+            text.push_str(&format!("; {saving:.1} s to save"));
+        }
+        text
+    }
+}
+
+/// How long saving must take to be mentioned, in seconds.
+const NOTICEABLE_SAVING_SECS: f64 = 0.5;
 
 impl Incoming {
     /// "NAME from NICK", for messages.
