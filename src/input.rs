@@ -18,6 +18,8 @@
 //!
 //! Commands do not mind case: `/WHO` is `/who`.
 
+use crate::text::looks_empty;
+
 /// One line a user typed, understood.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input<'a> {
@@ -106,7 +108,7 @@ pub const FILE_HELP: &str = concat!(
 /// assert_eq!(parse_input("//shrug"), Input::Chat("/shrug"));
 /// ```
 pub fn parse_input(line: &str) -> Input<'_> {
-    if line.trim().is_empty() {
+    if looks_empty(line) {
         return Input::Empty;
     }
     let (first_word, rest) = line.split_once(' ').unwrap_or((line, ""));

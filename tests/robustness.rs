@@ -364,3 +364,39 @@ fn a_finished_script_still_reports_a_transfer_cut_off() {
         "{errors:?}"
     );
 }
+
+/// Text that would hide: a line of spaces, a tab or invisible characters
+/// alone is refused as empty (never an empty-looking line for everyone),
+/// invisible characters inside a message are shown to its readers, and no
+/// nickname may hold one or start with `-`.
+#[test]
+fn text_that_hides_is_refused_or_shown() {
+    let dir = scratch_dir();
+    let server = ServerProcess::start(&dir);
+    let mut alice = RawClient::join_full(server.addr(), "alice");
+    let bob_dir = client_dir(&dir, "bob");
+    let mut bob = ClientProcess::join(&bob_dir, server.addr(), "bob");
+    let mut dave = RawClient::join_plain(server.addr(), "dave");
+    alice.read_until("JOINED dave");
+    for blank in ["CHAT    \n", "CHAT \t\n", "CHAT \u{200b}\u{feff}\n"] {
+        alice.send(blank.as_bytes());
+        assert_eq!(
+            alice.read_line(),
+            "ERROR bad-message message text is empty\n",
+            "{blank:?}"
+        );
+    }
+    dave.send("\u{200b}\r\n".as_bytes()); // typed by a plain client: nothing
+    alice.send("CHAT pay\u{200b}pal.com is safe\n".as_bytes());
+    assert_eq!(
+        bob.stdout.expect("<alice>"),
+        "<alice> pay<U+200B>pal.com is safe",
+        "nothing from dave came first"
+    );
+    for nick in ["-x", "zero\u{200b}width"] {
+        let mut raw = RawClient::connect(server.addr());
+        raw.send(format!("HELLO ftpchat/1 {nick}\n").as_bytes());
+        let refused = raw.read_line();
+        assert!(refused.starts_with("ERROR bad-nick nickname "), "{refused}");
+    }
+}

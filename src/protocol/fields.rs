@@ -14,7 +14,7 @@
 //! here, for [`super::ClientMessage`] and [`super::ServerMessage`] alike.
 
 use super::errors::{ErrorCode, ProtocolError};
-use crate::text::make_visible;
+use crate::text::{looks_empty, make_visible};
 use std::fmt;
 
 /// Longest nickname, in bytes of UTF-8. Long enough for real names, short
@@ -43,6 +43,8 @@ pub enum NickError {
     Control(char),
     /// The nickname contains a character outside the allowed set.
     BadChar(char),
+    /// The nickname starts with `-` (it would look like an option).
+    LeadingDash,
 }
 
 impl fmt::Display for NickError {
@@ -65,8 +67,10 @@ impl fmt::Display for NickError {
             }
             NickError::BadChar(c) => write!(
                 f,
-                "nickname contains '{c}'; use letters, digits and {NICK_PUNCTUATION}"
+                "nickname contains '{}'; use letters, digits and {NICK_PUNCTUATION}",
+                make_visible(&c.to_string())
             ),
+            NickError::LeadingDash => write!(f, "nickname starts with '-'"),
         }
     }
 }
@@ -100,6 +104,9 @@ pub const NICK_PUNCTUATION: &str = "_-.[]{}|^`";
 pub fn check_nick(nick: &str) -> Result<(), NickError> {
     if nick.is_empty() {
         return Err(NickError::Empty);
+    }
+    if nick.starts_with('-') {
+        return Err(NickError::LeadingDash);
     }
     for c in nick.chars() {
         if c.is_whitespace() {
@@ -156,7 +163,9 @@ pub(super) fn split_word(s: &str) -> (&str, &str) {
 /// # Ok::<(), ftpchat::protocol::ProtocolError>(())
 /// ```
 pub fn check_text(text: &str) -> Result<&str, ProtocolError> {
-    if text.is_empty() {
+    // Spaces, tabs and invisible characters alone would look like an
+    // empty line on everyone's screen.
+    if looks_empty(text) {
         return Err(ProtocolError::new(
             ErrorCode::BadMessage,
             "message text is empty",
@@ -426,6 +435,22 @@ mod tests {
             check_nick("a\u{202e}b"),
             Err(NickError::BadChar('\u{202e}'))
         );
+        for invisible in ['\u{200b}', '\u{200d}', '\u{2060}', '\u{feff}', '\u{301}'] {
+            let nick = format!("bob{invisible}");
+            assert_eq!(check_nick(&nick), Err(NickError::BadChar(invisible)));
+        }
+        let shown = NickError::BadChar('\u{200b}').to_string();
+        assert!(shown.starts_with("nickname contains '<U+200B>'"), "{shown}");
+        assert_eq!(check_nick("-bob"), Err(NickError::LeadingDash));
+        assert_eq!(check_nick("bob-"), Ok(()));
+    }
+
+    #[test]
+    fn text_that_looks_empty_is_empty() {
+        for blank in ["   ", "\t", " \u{200b}\u{feff} "] {
+            assert!(check_text(blank).is_err(), "{blank:?}");
+        }
+        assert_eq!(check_text(" hi "), Ok(" hi "));
     }
 
     #[test]
