@@ -706,3 +706,26 @@ fn the_sender_chats_while_its_file_is_sent() {
     bob.stdout.expect("* received big.bin");
     assert!(fs::read(bob_dir.join("rec/big.bin")).unwrap() == bytes);
 }
+
+/// An offer of an absurd size is refused by the server's default limit,
+/// before any recipient hears of it.
+#[test]
+fn an_absurdly_large_offer_is_refused_by_default() {
+    let dir = scratch_dir();
+    let server = ServerProcess::start(&dir);
+    let mut bob = RawClient::join_full(server.addr(), "bob");
+    let mut mallory = RawClient::join_full(server.addr(), "mallory");
+    bob.read_until("JOINED mallory");
+    mallory.send(b"SEND 1 18446744073709551615 - bob huge\n");
+    assert_eq!(
+        mallory.read_line(),
+        "REFUSED 1 file-too-large the file is 18446744073709551615 bytes; \
+         this server takes at most 1099511627776\n"
+    );
+    mallory.send(b"CHAT still here\n");
+    assert_eq!(
+        bob.read_line(),
+        "CHAT mallory still here\n",
+        "bob was offered nothing"
+    );
+}

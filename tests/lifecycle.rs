@@ -347,3 +347,44 @@ fn client_reports_connection_failures() {
         "{lines:?}"
     );
 }
+
+/// The client works unchanged through a forwarded port, as it would
+/// through an SSH tunnel (`ssh -L`): here a plain TCP forwarder that
+/// copies bytes both ways, written in the test, stands in for `ssh`.
+#[test]
+fn the_client_works_through_a_forwarded_port() {
+    let dir = scratch_dir();
+    let server = ServerProcess::start(&dir);
+    let forwarder = TcpListener::bind("127.0.0.1:0").unwrap();
+    let tunnel = forwarder.local_addr().unwrap();
+    let target = server.addr();
+    std::thread::spawn(move || {
+        let Ok((near, _)) = forwarder.accept() else {
+            return;
+        };
+        let far = std::net::TcpStream::connect(target).unwrap();
+        let (near_back, far_back) = (near.try_clone().unwrap(), far.try_clone().unwrap());
+        std::thread::spawn(move || copy_until_closed(near, far));
+        copy_until_closed(far_back, near_back);
+    });
+    let alice_dir = dir.join("alice");
+    std::fs::create_dir_all(&alice_dir).unwrap();
+    std::fs::write(alice_dir.join("note.txt"), "through the tunnel").unwrap();
+    let mut alice = ClientProcess::join(&alice_dir, tunnel, "alice");
+    let mut bob = RawClient::join_full(server.addr(), "bob");
+    alice.stdout.expect("bob joined");
+    alice.send("hello through the tunnel");
+    assert_eq!(bob.read_line(), "CHAT alice hello through the tunnel\n");
+    alice.send("transfer note.txt bob");
+    assert!(bob.read_line().starts_with("FILE 1 18 "));
+    bob.send(b"ACCEPT 1 0\n");
+    assert_eq!(bob.read_line(), "DATA 1 18\n");
+    assert_eq!(bob.read_bytes(18), b"through the tunnel");
+}
+
+/// Copies everything from `from` to `to` until `from` ends, then closes
+/// `to` for writing.
+fn copy_until_closed(mut from: std::net::TcpStream, mut to: std::net::TcpStream) {
+    let _ = std::io::copy(&mut from, &mut to);
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}

@@ -97,7 +97,8 @@ options:
   -p, --port N              port to listen on; repeat for several; 0 picks
                             a free one
   --max-clients N           most connections at once (default 1000)
-  --max-file-size SIZE      largest file clients may send (default: none)
+  --max-file-size SIZE      largest file clients may send (default 1T;
+                            none for no limit)
   --max-transfers N         most files one client may send at once
                             (default 8)
   --offer-timeout SECS      time a recipient has to accept or decline a
@@ -130,6 +131,11 @@ enum Command {
     Help,
     Version,
 }
+
+/// The largest file the server relays unless told otherwise: a tebibyte,
+/// more than any LAN user sends by accident, and far less than the absurd
+/// sizes (up to 16 EiB) a hostile `SEND` may announce.
+const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 40;
 
 /// How long `/quit` waits for connections to close before it exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -180,7 +186,7 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
             handshake_timeout: Duration::from_secs(30),
             keepalive: DEFAULT_KEEPALIVE,
             stall_timeout: DEFAULT_STALL_TIMEOUT,
-            max_file_size: u64::MAX,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
             offer_timeout: Duration::from_secs(120),
             max_transfers: 8,
             trace: false,
@@ -194,8 +200,11 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
             "--max-clients" => config.max_clients = args.parsed(&option)?,
             "--max-file-size" => {
                 let value = args.value(&option)?;
-                settings.max_file_size = parse_size(&value)
-                    .map_err(|e| UsageError(format!("invalid value for {option}: {e}")))?;
+                settings.max_file_size = match value.as_str() {
+                    "none" => u64::MAX,
+                    size => parse_size(size)
+                        .map_err(|e| UsageError(format!("invalid value for {option}: {e}")))?,
+                };
             }
             "--handshake-timeout" => settings.handshake_timeout = seconds(&mut args, &option)?,
             "--keepalive" => settings.keepalive = seconds(&mut args, &option)?,
