@@ -52,7 +52,7 @@ fn private_message_reaches_only_its_recipient() {
 #[test]
 fn newcomer_is_greeted_before_any_message() {
     let dir = scratch_dir();
-    let server = ServerProcess::start(&dir);
+    let server = ServerProcess::start_with(&dir, &["--port", "0", "--chat-rate", "0"]); // a flood on purpose
     let mut alice = RawClient::join_full(server.addr(), "alice");
     // The race is between two server threads; many rounds give it many
     // chances to show.
@@ -251,7 +251,7 @@ fn plain_client_commands() {
 #[test]
 fn many_lines_arrive_in_order_and_input_end_exits_cleanly() {
     let dir = scratch_dir();
-    let server = ServerProcess::start(&dir);
+    let server = ServerProcess::start_with(&dir, &["--port", "0", "--chat-rate", "0"]); // a flood on purpose
     let mut bob = RawClient::join_full(server.addr(), "bob");
     let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
     bob.read_until("JOINED alice");

@@ -78,7 +78,8 @@ fn a_client_that_stops_reading_does_not_stall_the_room() {
 #[test]
 fn a_flood_to_a_stuck_client_fills_its_queue_and_it_is_cut_off() {
     let dir = scratch_dir();
-    let mut server = ServerProcess::start_with(&dir, &["--port", "0", "--stall-timeout", "60"]);
+    let args = ["--port", "0", "--stall-timeout", "60", "--chat-rate", "0"];
+    let mut server = ServerProcess::start_with(&dir, &args);
     let _carol = RawClient::join_full(server.addr(), "carol"); // never reads
     let mut bob = RawClient::join_full(server.addr(), "bob");
     let mut alice = RawClient::join_full(server.addr(), "alice");
@@ -399,4 +400,38 @@ fn text_that_hides_is_refused_or_shown() {
         let refused = raw.read_line();
         assert!(refused.starts_with("ERROR bad-nick nickname "), "{refused}");
     }
+}
+
+/// A client that floods the room with chat gets its burst through, then
+/// one warning; its further lines are dropped, and when it goes on it is
+/// disconnected. The others' chat is not held up, and a person pasting a
+/// few lines is never touched.
+#[test]
+fn a_chat_flood_is_warned_dropped_then_cut_off() {
+    let dir = scratch_dir();
+    let server = ServerProcess::start(&dir); // the default limits
+    let mut bob = RawClient::join_full(server.addr(), "bob");
+    let mut dave = RawClient::join_plain(server.addr(), "dave");
+    let mut flooder = RawClient::join_full(server.addr(), "flooder");
+    bob.read_until("JOINED flooder");
+    let paste: String = (1..=10).map(|i| format!("pasted line {i}\r\n")).collect();
+    dave.send(paste.as_bytes());
+    for i in 1..=10 {
+        assert_eq!(bob.read_line(), format!("CHAT dave pasted line {i}\n"));
+    }
+    let flood: String = (1..=100).map(|i| format!("CHAT spam {i}\n")).collect();
+    flooder.send(flood.as_bytes());
+    for i in 1..=20 {
+        assert_eq!(bob.read_line(), format!("CHAT flooder spam {i}\n"));
+    }
+    assert_eq!(
+        flooder.read_until("ERROR"),
+        "ERROR flood too many lines: at most 20 at once, then one every 0.2 s; \
+         lines are being dropped\n"
+    );
+    assert_eq!(flooder.read_line(), "ERROR flood too many lines; closing\n");
+    flooder.expect_close();
+    assert_eq!(bob.read_line(), "LEFT flooder flooding\n");
+    dave.send(b"still here\r\n");
+    assert_eq!(bob.read_line(), "CHAT dave still here\n");
 }

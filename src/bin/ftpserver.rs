@@ -16,6 +16,7 @@
 //! | `session.rs` | the loop over one member's messages |
 //! | `relay.rs` | passing a file on, chunk by chunk |
 //! | `flow.rs` | a sender's credit: data in flight through the server |
+//! | `flood.rs` | how many chat lines a client may send: a token bucket |
 //! | `expiry.rs` | the clock: offers nobody answers, data that stops |
 //! | `registry.rs` | who is connected: the one `Mutex` every thread shares |
 //! | `transfers.rs` | the files in flight, inside the registry |
@@ -39,6 +40,8 @@ mod connection;
 mod console;
 #[path = "ftpserver/expiry.rs"]
 mod expiry;
+#[path = "ftpserver/flood.rs"]
+mod flood;
 #[path = "ftpserver/flow.rs"]
 mod flow;
 #[path = "ftpserver/handshake.rs"]
@@ -67,6 +70,7 @@ mod shared;
 mod transfers;
 
 use console::{Console, Typed};
+use flood::{DEFAULT_CHAT_BURST, DEFAULT_CHAT_RATE};
 use ftpchat::cli::{Args, UsageError, parse_size};
 use ftpchat::defaults::{DEFAULT_HOST, DEFAULT_PORTS};
 use ftpchat::keepalive::{DEFAULT_KEEPALIVE, parse_seconds};
@@ -85,7 +89,8 @@ const USAGE: &str = "\
 usage: ftpserver [--host ADDR] [-p N]... [--max-clients N]
                  [--max-file-size SIZE] [--max-transfers N]
                  [--offer-timeout SECS] [--handshake-timeout SECS]
-                 [--keepalive SECS] [--stall-timeout SECS] [--trace]
+                 [--keepalive SECS] [--stall-timeout SECS]
+                 [--chat-burst N] [--chat-rate N] [--trace]
 
 Runs the ftpchat server. With no options it listens on 127.0.0.1, ports
 5555, 5556 and 5557. Type /quit (or Ctrl-C) on its terminal to stop it.
@@ -110,6 +115,11 @@ options:
                             disconnected (default 30)
   --stall-timeout SECS      time a client may accept no data before it is
                             disconnected (default 10)
+  --chat-burst N            chat lines a client may send at once (default
+                            20)
+  --chat-rate N             chat lines a second after that (default 5; 0
+                            for no limit); a flood is warned, dropped,
+                            then disconnected
   --trace                   print every frame sent and received to
                             standard error
   -h, --help                show this help
@@ -190,6 +200,8 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
             offer_timeout: Duration::from_secs(120),
             max_transfers: 8,
             trace: false,
+            chat_burst: DEFAULT_CHAT_BURST,
+            chat_rate: DEFAULT_CHAT_RATE,
         },
     };
     let settings = &mut config.settings;
@@ -211,6 +223,15 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
             "--stall-timeout" => settings.stall_timeout = seconds(&mut args, &option)?,
             "--offer-timeout" => settings.offer_timeout = seconds(&mut args, &option)?,
             "--max-transfers" => settings.max_transfers = args.parsed(&option)?,
+            "--chat-burst" => settings.chat_burst = args.parsed(&option)?,
+            "--chat-rate" => {
+                let rate: f64 = args.parsed(&option)?;
+                if !(rate.is_finite() && rate >= 0.0) {
+                    let text = format!("invalid value '{rate}' for {option}: a rate, 0 or more");
+                    return Err(UsageError(text));
+                }
+                settings.chat_rate = rate;
+            }
             "--trace" => settings.trace = true,
             "--help" => return Ok(Command::Help),
             "--version" => return Ok(Command::Version),

@@ -62,11 +62,14 @@ pub enum ErrorCode {
     NotAccepted,
     /// More data than the sender's flow-control window allows.
     Overrun,
+    /// Chat lines faster than the server allows: dropped, and if it goes
+    /// on, the connection is closed.
+    Flood,
 }
 
 impl ErrorCode {
     /// Every code, for lookups and tests.
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::BadNick,
         ErrorCode::NickTaken,
         ErrorCode::ServerFull,
@@ -89,6 +92,7 @@ impl ErrorCode {
         ErrorCode::Stalled,
         ErrorCode::NotAccepted,
         ErrorCode::Overrun,
+        ErrorCode::Flood,
     ];
 
     /// The code as it appears on the wire, e.g. `nick-taken`.
@@ -116,6 +120,7 @@ impl ErrorCode {
             ErrorCode::Stalled => "stalled",
             ErrorCode::NotAccepted => "not-accepted",
             ErrorCode::Overrun => "overrun",
+            ErrorCode::Flood => "flood",
         }
     }
 

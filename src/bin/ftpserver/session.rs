@@ -22,8 +22,10 @@
 //! goes out at once) or the batch is full. A client that sends many lines
 //! quickly has them relayed many per write.
 
+use crate::flood::{ChatBudget, Verdict};
 use crate::handshake::Joined;
 use crate::ids::ClientId;
+use crate::log::log;
 use crate::outbox::{Outbox, Priority};
 use crate::plain::{ClientKind, encode_for, plain_text_of, reply_error};
 use crate::registry::Clients;
@@ -39,6 +41,7 @@ use ftpchat::trace;
 use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Largest batch of chat bytes a session collects before relaying it.
 const MAX_BATCH_BYTES: usize = 32 * 1024;
@@ -58,7 +61,12 @@ pub struct Session<'a> {
     /// Whether the session ended on purpose: the member quit, or broke
     /// the framing rules (see [`Session::ended_on_purpose`]).
     on_purpose: bool,
+    /// How many more chat lines it may send (see `flood.rs`).
+    budget: ChatBudget,
 }
+
+/// Why a member sent away for flooding left, as the others are told.
+const FLOODING: &str = "flooding";
 
 /// What to do after a frame: go on, or end the session for this reason.
 type Outcome = Option<String>;
@@ -76,6 +84,11 @@ impl<'a> Session<'a> {
             batch: Vec::new(),
             files: Files::default(),
             on_purpose: false,
+            budget: ChatBudget::new(
+                server.settings.chat_burst,
+                server.settings.chat_rate,
+                Instant::now(),
+            ),
         }
     }
 
@@ -218,6 +231,16 @@ impl<'a> Session<'a> {
             // Relay earlier chat first, so that everything keeps its order.
             self.flush_batch();
         }
+        if matches!(
+            message,
+            ClientMessage::Chat { .. } | ClientMessage::Private { .. } | ClientMessage::Who
+        ) {
+            match self.spend_budget() {
+                Some(Verdict::Pass) => {}
+                Some(_) => return None, // dropped
+                None => return Some(FLOODING.to_string()),
+            }
+        }
         match message {
             ClientMessage::Chat { text } => self.chat(text),
             ClientMessage::Private { to, text } => self.private(to, text),
@@ -272,10 +295,54 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Takes one chat line from the member's budget. Returns the verdict,
+    /// having warned the member if it is the first line over; `None` if
+    /// the member floods on and is to be disconnected (it has been told).
+    fn spend_budget(&mut self) -> Option<Verdict> {
+        let verdict = self.budget.spend(Instant::now());
+        match verdict {
+            Verdict::Pass | Verdict::Drop => {}
+            Verdict::Warn => {
+                self.flush_batch();
+                let text = format!(
+                    "too many lines: at most {} at once, then one every {:.1} s; lines are being dropped",
+                    self.server.settings.chat_burst,
+                    self.budget.interval().as_secs_f64()
+                );
+                log(format_args!(
+                    "{} {} warned for flooding",
+                    self.id, self.nick
+                ));
+                self.reply_error(ErrorCode::Flood, &text);
+            }
+            Verdict::Disconnect => {
+                self.flush_batch();
+                self.reply_error(ErrorCode::Flood, "too many lines; closing");
+                self.on_purpose = true;
+                return None;
+            }
+        }
+        Some(verdict)
+    }
+
     /// Handles one line typed by a plain client, with the same meaning the
     /// full client gives it.
     fn handle_typed_line(&mut self, line: &str) -> Outcome {
-        match parse_input(line) {
+        let input = parse_input(line);
+        if matches!(
+            input,
+            Input::Chat(_)
+                | Input::Private { .. }
+                | Input::Who
+                | Input::Transfer { slash: false, .. }
+        ) {
+            match self.spend_budget() {
+                Some(Verdict::Pass) => {}
+                Some(_) => return None,
+                None => return Some(FLOODING.to_string()),
+            }
+        }
+        match input {
             Input::Empty => {}
             Input::Chat(text) => match protocol::check_text(text) {
                 Ok(text) => self.chat(text),

@@ -28,6 +28,10 @@ pub struct Settings {
     pub max_transfers: usize,
     /// Whether to print every frame (`--trace`; see `ftpchat::trace`).
     pub trace: bool,
+    /// Chat lines a client may send at once, and per second after that
+    /// (0: no limit; see `flood.rs`).
+    pub chat_burst: u32,
+    pub chat_rate: f64,
 }
 
 impl Settings {
