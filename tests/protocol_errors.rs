@@ -265,3 +265,39 @@ fn a_count_of_users_with_a_sign_is_not_understood() {
     assert_eq!(bob.wait_exit().code(), Some(0));
     fake_server.join().unwrap();
 }
+
+/// A `DATA` chunk must arrive whole within three stall timeouts of its
+/// header: one trickled in a byte at a time is cut off (and its recipient
+/// keeps what it had, as for any lost sender), whereas a pause between
+/// chunks is no offence.
+#[test]
+fn a_trickled_chunk_runs_out_of_time() {
+    let dir = scratch_dir();
+    let args = ["--port", "0", "--stall-timeout", "0.5"];
+    let server = ServerProcess::start_with(&dir, &args);
+    let mut bob = RawClient::join_full(server.addr(), "bob");
+    let mut slow = RawClient::join_full(server.addr(), "slow");
+    bob.read_until("JOINED slow");
+    slow.send(b"SEND 1 100 - bob x\n");
+    bob.read_until("FILE 1 ");
+    bob.send(b"ACCEPT 1 0\n");
+    slow.read_until("RECEIVING 1 bob 0");
+    let started = Instant::now();
+    slow.send(b"DATA 1 100\n");
+    for _ in 0..100 {
+        // The attacker's pace, not a wait for the server.
+        thread::sleep(Duration::from_millis(50));
+        if slow.stream.write_all(b"x").is_err() {
+            break; // the server has closed the connection
+        }
+    }
+    assert_eq!(
+        slow.read_until("ERROR"),
+        "ERROR stalled a chunk must arrive within 1.5 s of its header; closing\n"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(
+        bob.read_until("PAUSED"),
+        "PAUSED 1 the sender's connection was lost (too slow)\n"
+    );
+}

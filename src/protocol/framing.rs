@@ -255,6 +255,13 @@ impl<R: Read> Chunk<'_, R> {
         self.frames.current_line()
     }
 
+    /// The connection's underlying reader, to change its settings (a
+    /// deadline for this chunk, say). Reading from it directly would lose
+    /// buffered bytes.
+    pub fn get_mut(&mut self) -> &mut R {
+        self.frames.get_mut()
+    }
+
     /// Appends the whole chunk (what is left of it) to `out`.
     ///
     /// # Errors

@@ -83,7 +83,7 @@ fn serve_member(
     // `ftpchat::protocol::framing` for why there must be exactly one).
     let mut frames =
         FrameReader::with_capacity(READ_BUFFER_BYTES, ReadHalf::new(Arc::clone(&stream)));
-    let Some(joined) = handshake(&mut frames, &stream, peer, id, server, &outbox)? else {
+    let Some(joined) = handshake(&mut frames, peer, id, server, &outbox)? else {
         return Ok(());
     };
     let mut session = Session::new(joined, server, outbox.clone());

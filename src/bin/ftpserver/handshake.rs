@@ -29,7 +29,7 @@ use ftpchat::protocol::{
 };
 use ftpchat::trace;
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -58,15 +58,13 @@ pub struct Joined {
 
 /// Reads lines from `frames` until the connection proves itself with a
 /// valid, free nickname, and registers it as a member. Returns `None` if
-/// it leaves (or runs out of time or tries) first. `socket` is the
-/// connection's socket, for its read timeouts.
+/// it leaves (or runs out of time or tries) first.
 ///
 /// # Errors
 ///
 /// The connection failed.
 pub fn handshake(
     frames: &mut FrameReader<ReadHalf>,
-    socket: &TcpStream,
     peer: SocketAddr,
     id: ClientId,
     server: &Server,
@@ -130,9 +128,9 @@ pub fn handshake(
         let nick = nick.to_string();
         // From now on, silence means "ping it" (see `keepalive`). A plain
         // client cannot answer a PING, so it is left to be silent.
-        frames.get_mut().set_deadline(None);
         let timeout = (kind == ClientKind::Full).then_some(settings.keepalive);
-        socket.set_read_timeout(timeout)?;
+        frames.get_mut().set_deadline(None);
+        frames.get_mut().set_idle_timeout(timeout)?;
         return Ok(Some(Joined {
             id,
             peer,

@@ -28,6 +28,7 @@ use crate::ids::ClientId;
 use crate::log::log;
 use crate::outbox::{Outbox, Priority};
 use crate::plain::{ClientKind, encode_for, plain_text_of, reply_error};
+use crate::read_half::ReadHalf;
 use crate::registry::Clients;
 use crate::relay::{self, FileSender, Files, Offer};
 use crate::shared::Server;
@@ -38,7 +39,7 @@ use ftpchat::protocol::{
 };
 use ftpchat::text::make_visible;
 use ftpchat::trace;
-use std::io::{self, Read};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -111,9 +112,10 @@ impl<'a> Session<'a> {
     /// # Errors
     ///
     /// The connection failed (the others are told it was lost).
-    pub fn serve<R: Read>(&mut self, frames: &mut FrameReader<R>) -> io::Result<String> {
+    pub fn serve(&mut self, frames: &mut FrameReader<ReadHalf>) -> io::Result<String> {
         let mut keepalive = Keepalive::new(self.server.settings.keepalive);
         loop {
+            frames.get_mut().set_deadline(None); // the last chunk's, if any
             if !frames.has_buffered_input() {
                 // About to wait for the network: relay what we have.
                 self.flush_batch();
@@ -150,22 +152,38 @@ impl<'a> Session<'a> {
 
     /// Handles one frame. A chunk goes to the file it belongs to; a line
     /// is a message (full client) or typed text (plain client).
-    fn handle_frame<R: Read>(&mut self, frame: Frame<'_, R>) -> io::Result<Outcome> {
+    fn handle_frame(&mut self, frame: Frame<'_, ReadHalf>) -> io::Result<Outcome> {
         let trace = self.server.settings.trace;
         match frame {
-            Frame::Data(chunk) => {
+            Frame::Data(mut chunk) => {
                 if trace {
                     eprintln!("{}", trace::received(self.peer, chunk.header()));
                 }
                 self.flush_batch(); // earlier chat first: everything keeps its order
+                // A chunk trickled in byte by byte must not hold the
+                // transfer (and the sender's chat behind it) for ever.
+                let data_timeout = self.server.settings.data_timeout();
+                chunk
+                    .get_mut()
+                    .set_deadline(Some(Instant::now() + data_timeout));
                 let sender = FileSender {
                     id: self.id,
                     nick: &self.nick,
                     outbox: &self.outbox,
                     server: self.server,
                 };
-                self.files.relay_chunk(&sender, chunk)?;
-                Ok(None)
+                let relayed = self.files.relay_chunk(&sender, chunk);
+                match relayed {
+                    Err(error) if is_timeout(&error) => {
+                        let secs = data_timeout.as_secs_f64();
+                        let text =
+                            format!("a chunk must arrive within {secs} s of its header; closing");
+                        self.reply_error(ErrorCode::Stalled, &text);
+                        Ok(Some("too slow".to_string()))
+                    }
+                    Err(error) => Err(error),
+                    Ok(()) => Ok(None),
+                }
             }
             Frame::Line(line) => {
                 if trace {
