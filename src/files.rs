@@ -47,8 +47,14 @@ const FALLBACK_NAME: &str = "unnamed";
 ///   some file systems forbid (`<>:"|?*`) become `_`.
 /// - Leading dots and spaces are removed (no hidden files, no `..`), as are
 ///   trailing dots and spaces.
-/// - The name is cut to at most 200 bytes, keeping its extension.
+/// - The name is cut to at most 200 bytes, keeping its extension; the cut
+///   never leaves a trailing dot or space either.
+/// - A name that Windows reserves for a device (`CON`, `NUL`, `COM1`,
+///   `LPT1`..., with or without an extension) gets a `_` in front, so the
+///   folder can be copied to any system.
 /// - If nothing is left, the name is `unnamed`.
+///
+/// Cleaning a clean name changes nothing.
 ///
 /// # Examples
 ///
@@ -60,6 +66,7 @@ const FALLBACK_NAME: &str = "unnamed";
 /// assert_eq!(safe_file_name("C:\\Windows\\evil.dll"), "evil.dll");
 /// assert_eq!(safe_file_name(".."), "unnamed");
 /// assert_eq!(safe_file_name("bell\x07.txt"), "bell_.txt");
+/// assert_eq!(safe_file_name("nul.txt"), "_nul.txt");
 /// ```
 pub fn safe_file_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\', ':']).next().unwrap_or("");
@@ -77,10 +84,66 @@ pub fn safe_file_name(name: &str) -> String {
         .trim_start_matches(['.', ' '])
         .trim_end_matches(['.', ' ']);
     let short = shorten(trimmed, MAX_SAFE_NAME_LEN);
+    let short = short.trim_end_matches(['.', ' ']);
     if short.is_empty() {
         FALLBACK_NAME.to_string()
+    } else if is_windows_device(short) {
+        format!("_{short}")
     } else {
-        short
+        short.to_string()
+    }
+}
+
+/// Whether Windows reserves `name` for a device: `CON`, `PRN`, `AUX`,
+/// `NUL`, `COM1` to `COM9`, `LPT1` to `LPT9`, in any case, alone or before
+/// a dot (`nul.txt` is the device too).
+fn is_windows_device(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or("").trim_end();
+    let upper = stem.to_ascii_uppercase();
+    match upper.as_str() {
+        "CON" | "PRN" | "AUX" | "NUL" => true,
+        _ => {
+            let numbered = upper.strip_prefix("COM").or(upper.strip_prefix("LPT"));
+            numbered.is_some_and(|digit| {
+                digit.len() == 1 && ('1'..='9').contains(&digit.chars().next().unwrap_or('0'))
+            })
+        }
+    }
+}
+
+/// A name as file systems that ignore case or Unicode normalization see
+/// it: `README` and `readme`, or `café` written with `é` and with `e` and
+/// a combining accent, have the same key. (Accents are dropped from Latin
+/// letters too, so `cafe` shares the key: a false match only means one
+/// more `-1`, never a file overwritten.)
+fn name_key(name: &str) -> String {
+    name.chars()
+        .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
+        .map(base_letter)
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The unaccented letter of a precomposed Latin letter (`é` is `e`).
+fn base_letter(c: char) -> char {
+    match c {
+        'À'..='Å' => 'A',
+        'à'..='å' => 'a',
+        'Ç' => 'C',
+        'ç' => 'c',
+        'È'..='Ë' => 'E',
+        'è'..='ë' => 'e',
+        'Ì'..='Ï' => 'I',
+        'ì'..='ï' => 'i',
+        'Ñ' => 'N',
+        'ñ' => 'n',
+        'Ò'..='Ö' | 'Ø' => 'O',
+        'ò'..='ö' | 'ø' => 'o',
+        'Ù'..='Ü' => 'U',
+        'ù'..='ü' => 'u',
+        'Ý' => 'Y',
+        'ý' | 'ÿ' => 'y',
+        _ => c,
     }
 }
 
@@ -139,8 +202,10 @@ pub fn create_temp_file(dir: &Path, name: &str) -> io::Result<(File, PathBuf)> {
 }
 
 /// Gives the complete file at `temp` its final name in `dir`: `name`, or
-/// `STEM-1.EXT`, `STEM-2.EXT`, ... if that is taken. Never overwrites an
-/// existing file. Returns the final path.
+/// `STEM-1.EXT`, `STEM-2.EXT`, ... if that is taken, counting as taken a
+/// name that differs only in case or accents (on a file system that
+/// ignores them, they are the same file). Never overwrites an existing
+/// file. Returns the final path.
 ///
 /// # Errors
 ///
@@ -148,11 +213,20 @@ pub fn create_temp_file(dir: &Path, name: &str) -> io::Result<(File, PathBuf)> {
 /// names the path.
 pub fn publish(temp: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
     let (stem, extension) = split_extension(name);
+    let taken: Vec<String> = fs::read_dir(dir)
+        .map_err(|e| with_path(e, "cannot read folder", dir))?
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .map(|existing| name_key(&existing))
+        .collect();
     for attempt in 0u32..10_000 {
         let candidate = match attempt {
             0 => name.to_string(),
             n => format!("{stem}-{n}{extension}"),
         };
+        if taken.contains(&name_key(&candidate)) {
+            continue;
+        }
         let path = dir.join(candidate);
         match fs::hard_link(temp, &path) {
             Ok(()) => {
@@ -255,6 +329,81 @@ mod tests {
         let (_, b) = create_temp_file(&dir, "x").unwrap();
         assert_ne!(a, b);
         assert!(dir.is_dir(), "the folder is created");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn windows_device_names_are_renamed() {
+        for (name, safe) in [
+            ("CON", "_CON"),
+            ("con.txt", "_con.txt"),
+            ("Nul.tar.gz", "_Nul.tar.gz"),
+            ("COM1.log", "_COM1.log"),
+            ("lpt9", "_lpt9"),
+        ] {
+            assert_eq!(safe_file_name(name), safe, "{name}");
+        }
+        for name in ["COM10", "console", "CONTRACT.pdf", "LPT0", "auxiliary"] {
+            assert_eq!(safe_file_name(name), name);
+        }
+    }
+
+    #[test]
+    fn a_cut_name_never_ends_in_a_space_or_dot() {
+        let name = format!("{}    {}", "a".repeat(197), "b".repeat(20));
+        let safe = safe_file_name(&name);
+        assert_eq!(safe, "a".repeat(197));
+        let dotted = format!("{}..{}.x", "a".repeat(190), "b".repeat(30));
+        assert!(!safe_file_name(&dotted).ends_with(['.', ' ']));
+    }
+
+    #[test]
+    fn cleaning_is_stable_and_always_safe() {
+        let pieces = [
+            "a", "Z", "é", "e\u{301}", "日", "🙂", ".", " ", "/", "\\", ":", "\x07", "\u{202e}",
+            "\u{200b}", "*", "con", "CON.", "..", "-",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..5000 {
+            let len = (next() % 80) as usize;
+            let name: String = (0..len)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect();
+            let safe = safe_file_name(&name);
+            assert_eq!(safe_file_name(&safe), safe, "{name:?}");
+            assert!(
+                !safe.is_empty() && safe.len() <= MAX_SAFE_NAME_LEN,
+                "{name:?}"
+            );
+            assert!(!safe.starts_with(['.', ' ']), "{safe:?}");
+            assert!(!safe.ends_with(['.', ' ']), "{safe:?}");
+            assert!(!safe.contains(['/', '\\', ':']) && !safe.chars().any(needs_escape));
+            assert!(!is_windows_device(&safe), "{safe:?}");
+        }
+    }
+
+    #[test]
+    fn names_that_differ_in_case_or_accents_count_as_taken() {
+        let dir = scratch("case");
+        let mut saved = Vec::new();
+        for name in ["README", "readme", "caf\u{e9}.txt", "cafe\u{301}.txt"] {
+            let (_, temp) = create_temp_file(&dir, name).unwrap();
+            saved.push(publish(&temp, &dir, name).unwrap());
+        }
+        let names: Vec<_> = saved
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["README", "readme-1", "caf\u{e9}.txt", "cafe\u{301}-1.txt"]
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -729,3 +729,30 @@ fn an_absurdly_large_offer_is_refused_by_default() {
         "bob was offered nothing"
     );
 }
+
+/// A receiving folder that is a symbolic link is followed, and the client
+/// says where files really go.
+#[test]
+fn a_receiving_folder_that_is_a_link_says_where_files_go() {
+    let dir = scratch_dir();
+    let server = ServerProcess::start(&dir);
+    let bob_dir = client_dir(&dir, "bob");
+    let elsewhere = dir.join("big-disk");
+    fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, bob_dir.join("rec")).unwrap();
+    let mut bob = ClientProcess::start(&bob_dir, server.addr(), &["--nick", "bob"]);
+    let target = fs::canonicalize(&elsewhere).unwrap();
+    assert_eq!(
+        bob.stdout.expect("is a link"),
+        format!("* rec is a link: received files go to {}", target.display())
+    );
+    let alice_dir = client_dir(&dir, "alice");
+    fs::write(alice_dir.join("f.txt"), "linked").unwrap();
+    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+    alice.send("transfer f.txt");
+    bob.stdout.expect("* received f.txt");
+    assert_eq!(
+        fs::read_to_string(elsewhere.join("f.txt")).unwrap(),
+        "linked"
+    );
+}

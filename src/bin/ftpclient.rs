@@ -375,9 +375,13 @@ fn run(config: Config) -> io::Result<Exit> {
         max_incoming: config.max_incoming,
         max_size: config.max_receive_size,
     };
+    let link_note = where_files_go(&config.dir);
     let downloads = Downloads::new(config.dir, events, limits);
     let mut client = Client::new(screen, link, nick.clone(), uploads, downloads);
     client.print(&format!("* connected to {server} as {nick}"));
+    if let Some(note) = link_note {
+        client.print(&note);
+    }
 
     let exit = control::run(&mut client, &incoming);
 
@@ -392,6 +396,23 @@ fn run(config: Config) -> io::Result<Exit> {
         let _ = receiver.join();
     }
     Ok(exit)
+}
+
+/// If the receiving folder is a symbolic link, says where received files
+/// really go: a link is followed, and the user should know where.
+fn where_files_go(dir: &std::path::Path) -> Option<String> {
+    let metadata = std::fs::symlink_metadata(dir).ok()?;
+    if !metadata.file_type().is_symlink() {
+        return None;
+    }
+    let target = std::fs::canonicalize(dir).map_or_else(
+        |_| "a place that does not exist yet".to_string(),
+        |path| path.display().to_string(),
+    );
+    Some(format!(
+        "* {} is a link: received files go to {target}",
+        dir.display()
+    ))
 }
 
 /// Asks the user a question and returns the answer. In a script there is
