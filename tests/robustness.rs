@@ -189,6 +189,47 @@ fn the_client_gives_up_on_a_silent_server() {
     fake_server.join().unwrap();
 }
 
+/// A server that goes silent in the middle of a chunk is pinged there too,
+/// and given up on after two keep-alive intervals, with the reason in
+/// words.
+#[test]
+fn the_client_gives_up_on_a_server_silent_mid_chunk() {
+    let dir = scratch_dir();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fake_server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap(); // HELLO
+        (&stream)
+            .write_all(b"WELCOME bob\nUSERS 1 bob\nFILE 1 100 - alice x\n")
+            .unwrap();
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, "ACCEPT 1 0\n");
+        (&stream).write_all(b"DATA 1 100\n").unwrap();
+        (&stream).write_all(&[b'x'; 50]).unwrap(); // and the rest never comes
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, "PING 1\n");
+        let mut rest = String::new();
+        let _ = reader.read_line(&mut rest); // until the client hangs up
+    });
+    let args = ["--nick", "bob", "--keepalive", "0.3", "--no-reconnect"];
+    let mut bob = ClientProcess::start(&dir, addr, &args);
+    assert_eq!(bob.wait_exit().code(), Some(1));
+    let errors = bob.stderr.rest();
+    assert_eq!(
+        errors.last().unwrap(),
+        &format!("ftpclient: lost the connection to {addr}: no answer from the server for 0.6 s")
+    );
+    fake_server.join().unwrap();
+}
+
 /// A server, and alice half way through sending bob a 96 MiB file: bob
 /// has seen it begin, and most of it is still on its way.
 struct MidTransfer {

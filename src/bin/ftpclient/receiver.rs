@@ -13,9 +13,8 @@
 //! The socket has a read timeout of one keep-alive interval (see
 //! `ftpchat::keepalive`). A read that times out between frames means the
 //! server has said nothing for that long: this thread sends `PING`, and
-//! gives up after a second silent interval. A timeout in the middle of a
-//! chunk is different: the server stopped in mid-file, and the connection
-//! is given up at once.
+//! gives up after a second silent interval. The same holds in the middle
+//! of a chunk: the read goes on where it stopped after the `PING`.
 
 use crate::connection::Connection;
 use crate::events::{Ending, Event};
@@ -69,9 +68,16 @@ impl Receiver {
             let event = match self.frames.read_frame() {
                 Ok(Some(frame)) => {
                     self.keepalive.heard();
-                    match read_event(frame, &self.pool, self.trace_peer, &self.events) {
+                    let others = Others {
+                        pool: &self.pool,
+                        trace_peer: self.trace_peer,
+                        events: &self.events,
+                        keepalive: &mut self.keepalive,
+                        connection: &self.connection,
+                    };
+                    match others.read_event(frame) {
                         Ok(event) => event,
-                        Err(error) => return Ending::Failed(error),
+                        Err(ending) => return ending,
                     }
                 }
                 Ok(None) => return Ending::Closed,
@@ -116,34 +122,63 @@ impl Acknowledgements {
     }
 }
 
-/// The event for one frame: a line as text, a chunk read whole into a
-/// pooled buffer. With a `trace_peer`, the frame is traced first.
-fn read_event(
-    frame: Frame<'_, TcpStream>,
-    pool: &Arc<ChunkPool>,
+/// The parts of a [`Receiver`] other than its frame reader, which the
+/// frame being handled borrows.
+struct Others<'a> {
+    pool: &'a Arc<ChunkPool>,
     trace_peer: Option<SocketAddr>,
-    events: &Sender<Event>,
-) -> io::Result<Event> {
-    let line = match &frame {
-        Frame::Line(line) => line,
-        Frame::Data(chunk) => chunk.header(),
-    };
-    if let Some(peer) = trace_peer {
-        let _ = events.send(Event::Trace(trace::received(peer, line)));
-    }
-    match frame {
-        Frame::Line(line) => Ok(Event::ServerLine(line.to_string())),
-        Frame::Data(chunk) => read_chunk(chunk, pool),
-    }
+    events: &'a Sender<Event>,
+    keepalive: &'a mut Keepalive,
+    connection: &'a Connection,
 }
 
-/// Reads a chunk into a buffer from the pool (waiting for one if too much
-/// is on its way to the disk).
-fn read_chunk(mut chunk: Chunk<'_, TcpStream>, pool: &Arc<ChunkPool>) -> io::Result<Event> {
-    let mut bytes = pool.take(chunk.len());
-    chunk.read_to_vec(&mut bytes)?;
-    Ok(Event::Chunk {
-        id: chunk.id(),
-        bytes,
-    })
+impl Others<'_> {
+    /// The event for one frame: a line as text, a chunk read whole into a
+    /// pooled buffer. With `--trace`, the frame is traced first.
+    fn read_event(self, frame: Frame<'_, TcpStream>) -> Result<Event, Ending> {
+        let line = match &frame {
+            Frame::Line(line) => line,
+            Frame::Data(chunk) => chunk.header(),
+        };
+        if let Some(peer) = self.trace_peer {
+            let _ = self.events.send(Event::Trace(trace::received(peer, line)));
+        }
+        match frame {
+            Frame::Line(line) => Ok(Event::ServerLine(line.to_string())),
+            Frame::Data(chunk) => self.read_chunk(chunk),
+        }
+    }
+
+    /// Reads a chunk into a buffer from the pool (waiting for one if too
+    /// much is on its way to the disk). Silence in the middle of it is met
+    /// as between frames: a `PING`, and the reading goes on where it
+    /// stopped; a second silent interval gives up.
+    fn read_chunk(self, mut chunk: Chunk<'_, TcpStream>) -> Result<Event, Ending> {
+        let mut bytes = self.pool.take(chunk.len());
+        loop {
+            let before = bytes.len();
+            match chunk.read_to_vec(&mut bytes) {
+                Ok(()) => break,
+                Err(error) if is_timeout(&error) => {
+                    if bytes.len() > before {
+                        self.keepalive.heard(); // it is slow, not silent
+                    }
+                    match self.keepalive.silence() {
+                        Silence::Ping(token) => {
+                            let _ = self.connection.send(&ClientMessage::Ping { token: &token });
+                        }
+                        Silence::Dead => {
+                            let secs = 2.0 * self.keepalive.interval().as_secs_f64();
+                            return Err(Ending::Silent(secs));
+                        }
+                    }
+                }
+                Err(error) => return Err(Ending::Failed(error)),
+            }
+        }
+        Ok(Event::Chunk {
+            id: chunk.id(),
+            bytes,
+        })
+    }
 }
