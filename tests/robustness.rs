@@ -4,7 +4,7 @@
 mod common;
 
 use common::{
-    ClientProcess, RawClient, ServerProcess, client_dir, join_with, list_dir, scratch_dir,
+    ClientProcess, RawClient, ServerProcess, client_dir, join_with, list_dir, scratch_dir, signal,
     test_bytes,
 };
 use std::fs;
@@ -475,4 +475,56 @@ fn a_chat_flood_is_warned_dropped_then_cut_off() {
     assert_eq!(bob.read_line(), "LEFT flooder flooding\n");
     dave.send(b"still here\r\n");
     assert_eq!(bob.read_line(), "CHAT dave still here\n");
+}
+
+/// With the default settings, a receiver frozen (SIGSTOP) in the middle of
+/// a file holds the others for at most the stall timeout (10 s): then it
+/// is disconnected, and the file goes on to them.
+#[test]
+fn a_frozen_receiver_costs_the_others_at_most_the_stall_timeout() {
+    let dir = scratch_dir();
+    let mut server = ServerProcess::start(&dir);
+    let homes: Vec<PathBuf> = ["r1", "r2", "r3"].map(|n| client_dir(&dir, n)).to_vec();
+    let mut receivers: Vec<ClientProcess> = ["r1", "r2", "r3"]
+        .iter()
+        .zip(&homes)
+        .map(|(nick, home)| join_with(home, &server, nick, &["--no-reconnect"]))
+        .collect();
+    let alice_dir = client_dir(&dir, "alice");
+    let bytes = test_bytes(64 * 1024 * 1024, 21);
+    fs::write(alice_dir.join("big.bin"), &bytes).unwrap();
+    let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
+    alice.send("transfer big.bin");
+    receivers[2].stdout.expect("* receiving big.bin");
+    signal(&receivers[2], "STOP");
+
+    // Watch r1's partial file: the longest time it does not grow.
+    let part = homes[0].join("rec/.big.bin.part");
+    let saved = homes[0].join("rec/big.bin");
+    let (mut last_len, mut last_change, mut longest) = (0, Instant::now(), Duration::ZERO);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while !saved.exists() {
+        assert!(Instant::now() < deadline, "r1 never got the file");
+        let len = fs::metadata(&part).map(|m| m.len()).unwrap_or(last_len);
+        if len != last_len {
+            longest = longest.max(last_change.elapsed());
+            (last_len, last_change) = (len, Instant::now());
+        }
+        thread::sleep(Duration::from_millis(20)); // sampling a file's size
+    }
+    println!("longest stand-still for r1: {longest:?}");
+    assert!(longest < Duration::from_secs(12), "{longest:?}");
+    let log = server.stdout.expect("r3 disconnected");
+    // Its socket took nothing, or (if it had acknowledged data before it
+    // froze) it acknowledged nothing: either way, for the stall timeout.
+    assert!(
+        log.contains("r3 disconnected: not reading: no data "),
+        "{log}"
+    );
+    assert!(log.ends_with(" for 10 s"), "{log}");
+    for receiver in &mut receivers[..2] {
+        receiver.stdout.expect("* received big.bin");
+    }
+    assert!(fs::read(&saved).unwrap() == bytes);
+    signal(&receivers[2], "CONT");
 }

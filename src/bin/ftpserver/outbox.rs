@@ -39,10 +39,13 @@
 //!   the thread reading a sender never stops for a slow recipient. Above
 //!   [`BULK_LIMIT_BYTES`] in all (many transfers to one slow client), the
 //!   client is disconnected.
-//! - **A client that stops reading** (its socket takes no data, or it
-//!   acknowledges none, for the stall timeout, [`DEFAULT_STALL_TIMEOUT`]
-//!   unless `--stall-timeout` says otherwise) is disconnected. A stuck
-//!   client therefore costs the others at most that wait.
+//! - **A client that stops reading** (its socket does not take a frame
+//!   within the stall timeout, or it acknowledges no data for that long,
+//!   [`DEFAULT_STALL_TIMEOUT`] unless `--stall-timeout` says otherwise) is
+//!   disconnected. A stuck client therefore costs the others at most that
+//!   wait. (The time counts per frame, not per system call: a frozen
+//!   client's kernel may still take a few bytes now and then as its
+//!   buffers grow, and each would start a socket's write timeout again.)
 //!
 //! # The receive window
 //!
@@ -257,7 +260,7 @@ impl Outbox {
         trace_peer: Option<SocketAddr>,
     ) -> io::Result<Outbox> {
         // The write timeout is how a client that stopped reading is found:
-        // a write that makes no progress for this long fails.
+        // a frame not written within this long fails (see `FrameWriter`).
         stream.set_write_timeout(Some(stall_timeout))?;
         let shared = Shared {
             queue: Mutex::new(Queue::new()),
@@ -496,7 +499,11 @@ impl Shared {
             if let Some(peer) = self.trace_peer {
                 trace_sent(peer, &frames);
             }
-            let result = write_all_vectored(&mut &*self.stream, &parts);
+            let mut writer = FrameWriter {
+                stream: &self.stream,
+                deadline: Instant::now() + self.stall_timeout,
+            };
+            let result = write_all_vectored(&mut writer, &parts);
             drop(parts);
             let mut queue = self.lock();
             match priority {
@@ -593,6 +600,42 @@ impl Shared {
         queue.writer_running = false;
         drop(queue);
         self.writer_ended.notify_all();
+    }
+}
+
+/// Writes one batch of frames to a socket, all before a deadline. A
+/// socket's write timeout bounds each system call, and starts again
+/// whenever the kernel takes a few bytes; this sets it, before each call,
+/// to what is left of the time, so the whole batch must go in time.
+struct FrameWriter<'a> {
+    stream: &'a TcpStream,
+    deadline: Instant,
+}
+
+impl FrameWriter<'_> {
+    /// Gives the next system call what is left of the time.
+    fn before_write(&self) -> io::Result<()> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::from(io::ErrorKind::TimedOut));
+        }
+        self.stream.set_write_timeout(Some(left))
+    }
+}
+
+impl Write for FrameWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.before_write()?;
+        self.stream.write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.before_write()?;
+        self.stream.write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
