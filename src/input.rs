@@ -172,7 +172,8 @@ fn parse_transfer(args: &str, slash: bool) -> Input<'_> {
 /// Splits `text` into words as a shell does, in its simplest form: words
 /// are separated by spaces; inside double quotes spaces are kept and `\"`
 /// and `\\` stand for `"` and `\`; inside single quotes everything is
-/// kept as it is. Returns `None` if a quote is left open.
+/// kept as it is; elsewhere a backslash keeps the character after it
+/// (`my\ notes.txt` is one word). Returns `None` if a quote is left open.
 ///
 /// # Examples
 ///
@@ -218,6 +219,12 @@ pub fn split_words(text: &str) -> Option<Vec<String>> {
                         other => word.push(other),
                     }
                 }
+            }
+            // Outside quotes, a backslash keeps the next character as it
+            // is, as in a shell: `my\ notes.txt` is one word.
+            '\\' => {
+                let word = word.get_or_insert_with(String::new);
+                word.push(chars.next().unwrap_or('\\'));
             }
             other => word.get_or_insert_with(String::new).push(other),
         }
@@ -314,6 +321,10 @@ mod tests {
             transfer(r#"a "quoted" \ name"#, None)
         );
         assert_eq!(parse_input(r#"transfer """#), transfer("", None));
+        assert_eq!(
+            parse_input(r"transfer my\ folder/a\ b.txt bob"),
+            transfer("my folder/a b.txt", Some("bob"))
+        );
         assert_eq!(parse_input("/transfer"), Input::Usage(TRANSFER_USAGE));
         assert_eq!(parse_input("/transfer   "), Input::Usage(TRANSFER_USAGE));
         assert_eq!(parse_input("/transfer a b c"), Input::Usage(TRANSFER_USAGE));

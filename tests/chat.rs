@@ -156,11 +156,15 @@ fn invalid_nicknames_are_refused_with_the_reason() {
         ),
     ];
     for (nick, reason) in cases {
+        // A nickname on the command line is checked with the rest of it.
         let mut client = ClientProcess::start(&dir, server.addr(), &["--nick", nick]);
-        assert_eq!(client.wait_exit().code(), Some(1), "{nick:?}");
+        assert_eq!(client.wait_exit().code(), Some(2), "{nick:?}");
+        let shown = ftpchat::text::make_visible(nick);
         assert_eq!(
             client.stderr.rest(),
-            [format!("ftpclient: {reason}")],
+            [format!(
+                "ftpclient: invalid nickname '{shown}': {reason} (see ftpclient --help)"
+            )],
             "{nick:?}"
         );
     }

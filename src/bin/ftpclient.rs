@@ -80,7 +80,7 @@ use downloads::{AcceptPolicy, Downloads, Limits};
 use ftpchat::cli::{Arg, Args, UsageError, parse_size};
 use ftpchat::defaults::{DEFAULT_CHUNK_LEN, DEFAULT_HOST, DEFAULT_PORTS};
 use ftpchat::keepalive::{DEFAULT_KEEPALIVE, parse_seconds};
-use ftpchat::protocol::{FrameReader, MAX_CHUNK_LEN};
+use ftpchat::protocol::{FrameReader, MAX_CHUNK_LEN, check_nick};
 use link::{Link, LinkSettings};
 use pool::ChunkPool;
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -262,6 +262,11 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
         }
     }
     place_positionals(&mut config, positional)?;
+    if let Some(nick) = &config.nick {
+        let shown = ftpchat::text::make_visible(nick);
+        check_nick(nick)
+            .map_err(|error| UsageError(format!("invalid nickname '{shown}': {error}")))?;
+    }
     Ok(Command::Run(config))
 }
 

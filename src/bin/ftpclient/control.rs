@@ -154,18 +154,34 @@ pub fn run(client: &mut Client, events: &Receiver<Event>) -> Exit {
                 events.recv_timeout(deadline.saturating_duration_since(Instant::now()))
             }
         };
-        let exit = match event {
+        let mut exit = match event {
             Ok(event) => client.handle(event),
             Err(RecvTimeoutError::Timeout) => client.on_timer(Instant::now()),
             // Every sender has gone: the socket's thread among them, which
             // always says why first. Nothing more can happen.
             Err(RecvTimeoutError::Disconnected) => Some(Exit::Left),
         };
+        // Whatever else is already waiting is handled before the input
+        // line is drawn again: a burst costs one redraw.
+        for _ in 0..MAX_EVENTS_PER_REDRAW {
+            if exit.is_some() {
+                break;
+            }
+            match events.try_recv() {
+                Ok(event) => exit = client.handle(event),
+                Err(_) => break,
+            }
+        }
         if let Some(exit) = exit {
             return client.count_failures(exit);
         }
+        client.screen.flush();
     }
 }
+
+/// Most events handled between two redraws of the input line (so that a
+/// long burst still shows progress).
+const MAX_EVENTS_PER_REDRAW: usize = 256;
 
 impl Client {
     /// A script that leaves after failed commands fails.
@@ -184,6 +200,7 @@ impl Client {
         match event {
             Event::Keys(bytes) => self.keys_typed(&bytes),
             Event::Line(line) => self.script_line(line),
+            Event::Resized(columns) => self.screen.resize(columns),
             Event::InputEnded if interactive => self.leave_now(),
             Event::InputEnded if self.sync.is_some() => self.input_ended = true,
             Event::InputEnded => self.leave_after_uploads(),
@@ -307,17 +324,20 @@ impl Client {
     /// of the line, a file after `transfer`, a nickname anywhere else.
     fn complete(&mut self) {
         let before = self.screen.before_cursor();
+        if let Some((start, typed)) = path_argument(before) {
+            let candidates = quoted_file_names(typed);
+            return self.screen.complete_from(start, &candidates, " ");
+        }
         let words: Vec<&str> = before.split(' ').collect();
+        let own = nick_key(&self.nick);
+        let nicks: Vec<String> = (self.roster.iter())
+            .filter(|(key, _)| **key != own)
+            .map(|(_, nick)| nick.clone())
+            .collect();
         let (candidates, suffix) = match words.as_slice() {
             [command] if command.starts_with('/') => (command_names(), " "),
-            [first, path]
-                if first.eq_ignore_ascii_case("transfer")
-                    || first.eq_ignore_ascii_case("/transfer") =>
-            {
-                (file_names(path), " ")
-            }
-            [_] => (self.roster.values().cloned().collect(), ": "),
-            _ => (self.roster.values().cloned().collect(), " "),
+            [_] => (nicks, ": "),
+            _ => (nicks, " "),
         };
         self.screen.complete(&candidates, suffix);
     }
@@ -404,7 +424,7 @@ impl Client {
         }
         let done = match input {
             Input::Empty => Ok(()),
-            Input::Chat(text) => self.say(text),
+            Input::Chat(text) => self.say(text).map(|()| self.note_unquoted_path(text)),
             Input::Private { to, text } => self.whisper(to, text),
             Input::Who => self.send(&ClientMessage::Who),
             // "transfer complete, thanks": no such file, so it is chat.
@@ -449,6 +469,30 @@ impl Client {
             self.failures += 1;
             self.screen.complain(&format!("! {problem}"));
         }
+    }
+
+    /// After chat that starts with the word `transfer` and goes on with
+    /// the name of a file with spaces in it (or that name and a
+    /// nickname), says how to send the file: quote its name.
+    fn note_unquoted_path(&mut self, text: &str) {
+        let Some((first, rest)) = text.split_once(' ') else {
+            return;
+        };
+        if !first.eq_ignore_ascii_case("transfer") {
+            return;
+        }
+        let without_last = rest.rsplit_once(' ').map_or("", |(path, _)| path);
+        let Some(path) = [rest, without_last]
+            .into_iter()
+            .find(|path| !path.is_empty() && std::path::Path::new(path).is_file())
+        else {
+            return;
+        };
+        let note = format!(
+            "* sent as chat: to send {0}, quote its name: transfer \"{0}\"",
+            make_visible(path)
+        );
+        self.screen.print(&note);
     }
 
     /// Says `text` to everyone.
@@ -792,6 +836,45 @@ fn command_names() -> Vec<String> {
     names.map(str::to_string).to_vec()
 }
 
+/// If the cursor is in the path of a `transfer` line (`before` is the line
+/// up to the cursor), where that path starts (a byte index) and what of it
+/// is typed.
+fn path_argument(before: &str) -> Option<(usize, &str)> {
+    let (command, rest) = before.split_once(' ')?;
+    let is_transfer =
+        command.eq_ignore_ascii_case("transfer") || command.eq_ignore_ascii_case("/transfer");
+    if !is_transfer {
+        return None;
+    }
+    let path = rest.trim_start_matches(' ');
+    let start = before.len() - path.len();
+    // Still in the path: inside an open quote, or before any space that
+    // is not escaped.
+    let in_path = match path.strip_prefix('"') {
+        Some(quoted) => !quoted.contains('"'),
+        None => !path.replace("\\ ", "").contains(' '),
+    };
+    in_path.then_some((start, path))
+}
+
+/// The completions of a path typed so far, written so that `transfer`
+/// reads them back as one path: quoted (`"my folder/`) if the typing began
+/// with a quote, with each space escaped (`my\ folder/`) otherwise.
+fn quoted_file_names(typed: &str) -> Vec<String> {
+    let (quoted, partial) = match typed.strip_prefix('"') {
+        Some(rest) => (true, rest.to_string()),
+        None => (false, typed.replace("\\ ", " ")),
+    };
+    file_names(&partial)
+        .into_iter()
+        .map(|name| match (quoted, name.ends_with('/')) {
+            (false, _) => name.replace(' ', "\\ "),
+            (true, true) => format!("\"{name}"),
+            (true, false) => format!("\"{name}\""),
+        })
+        .collect()
+}
+
 /// The files and folders whose path starts with `partial` (a path as typed
 /// so far): `notes/re` gives `notes/report.pdf`, `notes/recent/`. Hidden
 /// ones only when `partial` names them.
@@ -843,5 +926,47 @@ fn parse_number(text: &str) -> Result<u64, String> {
             "'{}' is not a transfer number; /transfers lists them",
             make_visible(text)
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tab_after_transfer_completes_the_path() {
+        assert_eq!(path_argument("transfer my"), Some((9, "my")));
+        assert_eq!(path_argument("/TRANSFER  a"), Some((11, "a")));
+        assert_eq!(path_argument("transfer \"my fo"), Some((9, "\"my fo")));
+        assert_eq!(path_argument("transfer my\\ fo"), Some((9, "my\\ fo")));
+        assert_eq!(path_argument("transfer a.txt b"), None, "the nickname");
+        assert_eq!(path_argument("transfer \"a b\" c"), None);
+        assert_eq!(path_argument("hello there"), None);
+        assert_eq!(path_argument("transfer"), None);
+    }
+
+    #[test]
+    fn completed_paths_with_spaces_stay_one_path() {
+        let dir = std::env::temp_dir().join(format!("ftpchat-complete-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("my folder")).unwrap();
+        std::fs::write(dir.join("my folder/notes file.txt"), "x").unwrap();
+        let base = format!("{}/", dir.display());
+        let escaped = base.replace(' ', "\\ ");
+        assert_eq!(
+            quoted_file_names(&format!("{base}my")),
+            [format!("{escaped}my\\ folder/")]
+        );
+        assert_eq!(
+            quoted_file_names(&format!("\"{base}my folder/no")),
+            [format!("\"{base}my folder/notes file.txt\"")]
+        );
+        let line = format!("transfer {escaped}my\\ folder/notes\\ file.txt bob");
+        let expected = format!("{base}my folder/notes file.txt");
+        assert!(
+            matches!(parse_input(&line), Input::Transfer { path, .. } if path == expected),
+            "{line}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

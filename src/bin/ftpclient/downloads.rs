@@ -381,7 +381,9 @@ impl Downloads {
         {
             // The last byte is in: checking and syncing to disk may take
             // a moment, which the status line says.
-            let saving = download.progress.after_data("checking and saving");
+            let saving = download
+                .progress
+                .after_data("checking and saving", "saving");
             screen.set_status(download.progress.key(), Some(saving));
             download.data_ended = Some(Instant::now());
             download.disk.finish(checksum);

@@ -274,6 +274,18 @@ impl Editor {
     /// when there are several.
     pub fn complete(&mut self, candidates: &[String], suffix: &str) -> Vec<String> {
         let start = self.word_start_simple(self.cursor);
+        self.complete_from(start, candidates, suffix)
+    }
+
+    /// As [`Editor::complete`], for the word that starts at byte `start`
+    /// (a quoted path may hold spaces).
+    pub fn complete_from(
+        &mut self,
+        start: usize,
+        candidates: &[String],
+        suffix: &str,
+    ) -> Vec<String> {
+        let start = start.min(self.cursor);
         let word = &self.line[start..self.cursor];
         let lower = word.to_lowercase();
         let matches: Vec<String> = candidates

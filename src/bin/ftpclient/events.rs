@@ -24,6 +24,8 @@ pub enum Event {
     Line(String),
     /// Standard input ended (or could not be read any more).
     InputEnded,
+    /// The terminal is now this many columns wide.
+    Resized(usize),
     /// A line from the server, without its line ending.
     ServerLine(String),
     /// The chunk of a `DATA` frame from the server.

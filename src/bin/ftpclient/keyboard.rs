@@ -6,11 +6,20 @@
 //! after the client exits. On a terminal in raw mode the thread passes on
 //! raw bytes (the control loop decodes keys, see `editor.rs`); from a
 //! script it passes on whole lines.
+//!
+//! On a terminal, a second thread watches its width: the standard library
+//! cannot be told of a resize (that is a signal, `SIGWINCH`), so it asks
+//! `stty size` a few times a second, and reports a change.
 
 use crate::events::Event;
+use ftpchat::tty;
 use std::io::{self, BufRead, Read};
 use std::sync::mpsc::Sender;
 use std::thread;
+use std::time::Duration;
+
+/// How often the terminal's width is asked.
+const SIZE_CHECK_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Starts the thread that reads standard input: raw bytes when
 /// `interactive`, lines otherwise.
@@ -19,6 +28,12 @@ use std::thread;
 ///
 /// The thread could not be started.
 pub fn spawn_keyboard(interactive: bool, events: Sender<Event>) -> io::Result<()> {
+    if interactive {
+        let watcher = events.clone();
+        thread::Builder::new()
+            .name("terminal-size".to_string())
+            .spawn(move || watch_size(&watcher))?;
+    }
     thread::Builder::new()
         .name("keyboard".to_string())
         .spawn(move || match interactive {
@@ -26,6 +41,23 @@ pub fn spawn_keyboard(interactive: bool, events: Sender<Event>) -> io::Result<()
             false => read_lines(&events),
         })?;
     Ok(())
+}
+
+/// Reports each change of the terminal's width, until the control loop
+/// has gone.
+fn watch_size(events: &Sender<Event>) {
+    let mut known = tty::columns();
+    loop {
+        thread::sleep(SIZE_CHECK_INTERVAL);
+        let now = tty::columns();
+        if now != known {
+            known = now;
+            let Some(columns) = now else { continue };
+            if events.send(Event::Resized(columns)).is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// Passes on bytes as they are typed, until input ends or the control

@@ -110,15 +110,17 @@ impl Progress {
         Some(self.status(done, self.started.elapsed()))
     }
 
-    /// A status that says, in words, what happens after the data:
-    /// `checking and saving`, `waiting for the reports`.
-    pub fn after_data(&self, doing: &str) -> Status {
+    /// A status that says, in words, what happens after the data
+    /// (`checking and saving`), and in one word where room is short
+    /// (`saving`).
+    pub fn after_data(&self, doing: &str, briefly: &str) -> Status {
         let mark = self.direction.mark();
         Status {
             forms: vec![
                 format!("{} {mark} {doing}", self.name),
                 format!("{mark}{} {doing}", shorten(&self.name, 8)),
-                format!("{mark}{}…", shorten(&self.name, 8)),
+                format!("{mark}{} {briefly}", shorten(&self.name, 8)),
+                format!("{mark}{briefly}"),
             ],
         }
     }

@@ -15,14 +15,19 @@
 //! The input row also shows the progress of file transfers, in front of
 //! the prompt, so that progress is one live line that never scrolls.
 //!
+//! Drawing is deferred: printing an event takes the input row away, and
+//! changes only mark it to be drawn again; the control loop calls
+//! [`Screen::flush`] once it has handled every event already waiting. A
+//! burst of keys or of messages then costs one redraw, not one each.
+//!
 //! The row must never be wider than the terminal: a row that wraps onto a
 //! second one leaves that one behind as debris at the next redraw. So the
 //! row is laid out in columns (see `width.rs`) by [`layout`], a pure
 //! function: the status takes the longest of its forms that leaves the
 //! input at least a third of the row, and the input scrolls sideways to
-//! keep the cursor in view. The terminal's width is asked again (with
-//! `stty size`) before a redraw if it was last asked a while ago; after a
-//! resize, the rows the terminal re-wrapped the old row into are cleared.
+//! keep the cursor in view. The keyboard's side watches the terminal's
+//! width (`keyboard.rs`); when it changes, the rows the terminal
+//! re-wrapped the old row onto are cleared, and the row drawn again.
 //!
 //! When standard input is not a terminal (a script, a pipe, a test), none
 //! of this happens: every event is printed as one plain line to standard
@@ -36,8 +41,10 @@ use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-/// How long a known terminal width is trusted before it is asked again.
-const WIDTH_CHECK_INTERVAL: Duration = Duration::from_millis(250);
+/// How long a known width is trusted before a redraw asks again: between
+/// a resize and the watcher's report (`keyboard.rs`), a row drawn at the
+/// old width would wrap.
+const WIDTH_TRUSTED_FOR: Duration = Duration::from_millis(20);
 
 /// The terminal: the events printed, the input line, the status.
 pub struct Screen {
@@ -51,9 +58,14 @@ pub struct Screen {
     /// Width of the terminal, in columns, and when it was last asked.
     columns: usize,
     columns_checked: Instant,
-    /// The column of the cursor on the row last drawn (to clear what the
-    /// terminal re-wraps after a resize).
+    /// Whether the input row is on the screen, the width of it as drawn,
+    /// and the column of its cursor: to clear it (and what the terminal
+    /// re-wrapped after a resize).
+    row_shown: bool,
+    drawn_width: usize,
     cursor_column: usize,
+    /// Whether the row has changed since it was drawn.
+    dirty: bool,
 }
 
 impl Screen {
@@ -66,7 +78,10 @@ impl Screen {
             status: BTreeMap::new(),
             columns: 80,
             columns_checked: Instant::now(),
+            row_shown: false,
+            drawn_width: 0,
             cursor_column: 0,
+            dirty: false,
         }
     }
 
@@ -91,9 +106,12 @@ impl Screen {
             status: BTreeMap::new(),
             columns: terminal_columns(),
             columns_checked: Instant::now(),
+            row_shown: false,
+            drawn_width: 0,
             cursor_column: 0,
+            dirty: true,
         };
-        screen.redraw();
+        screen.flush();
         Ok(screen)
     }
 
@@ -102,13 +120,24 @@ impl Screen {
         self.interactive
     }
 
-    /// Applies a key to the input line, draws it, and says what it did.
+    /// Applies a key to the input line, and says what it did.
     pub fn edit(&mut self, key: Key) -> Edit {
         let edit = self.editor.apply(key);
         if edit != Edit::Unchanged {
             self.redraw();
         }
         edit
+    }
+
+    /// Draws the input row if it has changed (or was taken away to print
+    /// something): called once the events waiting have been handled.
+    pub fn flush(&mut self) {
+        if !self.interactive || !self.dirty {
+            return;
+        }
+        self.take_row_away();
+        self.draw();
+        self.dirty = false;
     }
 
     /// The text before the cursor, to choose what Tab completes.
@@ -121,6 +150,18 @@ impl Screen {
     /// match.
     pub fn complete(&mut self, candidates: &[String], suffix: &str) {
         let matches = self.editor.complete(candidates, suffix);
+        self.show_matches(&matches);
+    }
+
+    /// As [`Screen::complete`], for the word that starts at byte `start`
+    /// of the line.
+    pub fn complete_from(&mut self, start: usize, candidates: &[String], suffix: &str) {
+        let matches = self.editor.complete_from(start, candidates, suffix);
+        self.show_matches(&matches);
+    }
+
+    /// Shows the matches of a completion, if there were several.
+    fn show_matches(&mut self, matches: &[String]) {
         if matches.len() > 1 {
             self.print(&matches.join("  "));
         } else {
@@ -135,7 +176,7 @@ impl Screen {
             println!("{line}");
             return;
         }
-        self.clear_row();
+        self.take_row_away();
         let mut out = io::stdout().lock();
         let _ = write!(out, "{line}\r\n");
         drop(out);
@@ -168,7 +209,8 @@ impl Screen {
             eprintln!("{line}");
             return;
         }
-        self.clear_row();
+        self.take_row_away();
+        let _ = io::stdout().flush();
         eprint!("{line}\r\n");
         self.redraw();
     }
@@ -195,37 +237,52 @@ impl Screen {
         self.redraw();
     }
 
-    /// Erases the input row, and the rows the terminal wrapped it onto if
-    /// it has become narrower since it was drawn; leaves the cursor at the
-    /// start of the (first) row.
-    fn clear_row(&mut self) {
-        let old = self.columns;
-        if self.columns_checked.elapsed() >= WIDTH_CHECK_INTERVAL {
-            self.columns = terminal_columns();
+    /// The terminal is now `columns` wide: the row is drawn again to fit.
+    pub fn resize(&mut self, columns: usize) {
+        if columns >= 10 {
+            self.columns = columns;
             self.columns_checked = Instant::now();
+            self.redraw();
         }
+    }
+
+    /// Marks the row to be drawn again (at the next [`Screen::flush`]).
+    fn redraw(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Erases the input row if it is on the screen, and the rows the
+    /// terminal wrapped it onto if it is narrower than the row (after a
+    /// resize); leaves the cursor at the start of the (first) row.
+    fn take_row_away(&mut self) {
+        if !self.row_shown {
+            return;
+        }
+        self.check_width();
         let mut out = io::stdout().lock();
-        // A narrower terminal re-wraps the row: the cursor may now be some
-        // rows below where the row starts.
-        let rows_down = match self.columns < old {
-            true => self.cursor_column / self.columns,
-            false => 0,
-        };
+        let rows_down = rows_below_start(self.drawn_width, self.cursor_column, self.columns);
         if rows_down > 0 {
             let _ = write!(out, "\x1b[{rows_down}A");
         }
         // \r goes to the start of the row, ESC [ J erases to the end of
         // the screen.
         let _ = write!(out, "\r\x1b[J");
+        self.row_shown = false;
+    }
+
+    /// Asks the terminal's width again, unless it was asked just now.
+    fn check_width(&mut self) {
+        if self.columns_checked.elapsed() >= WIDTH_TRUSTED_FOR {
+            self.columns = terminal_columns();
+            self.columns_checked = Instant::now();
+        }
     }
 
     /// Draws the status, the prompt and the input typed so far on the
-    /// current row, and puts the cursor where it is in the input.
-    fn redraw(&mut self) {
-        if !self.interactive {
-            return;
-        }
-        self.clear_row();
+    /// current row (the row has been taken away), and puts the cursor
+    /// where it is in the input.
+    fn draw(&mut self) {
+        self.check_width();
         let statuses: Vec<&Status> = self.status.values().collect();
         let row = layout(
             self.columns,
@@ -240,6 +297,8 @@ impl Screen {
             let _ = write!(out, "\x1b[{}C", row.cursor_column);
         }
         let _ = out.flush();
+        self.row_shown = true;
+        self.drawn_width = text_width(&row.text);
         self.cursor_column = row.cursor_column;
     }
 
@@ -259,6 +318,16 @@ impl Drop for Screen {
     fn drop(&mut self) {
         self.finish();
     }
+}
+
+/// How many rows below the start of a row `drawn_width` columns wide the
+/// cursor (at `cursor_column` of it) is, on a terminal `columns` wide
+/// that wrapped it: the row where its column falls, but never below the
+/// last row the text reached (at the right edge a terminal keeps the
+/// cursor on the last column rather than wrapping).
+fn rows_below_start(drawn_width: usize, cursor_column: usize, columns: usize) -> usize {
+    let text_rows = drawn_width.saturating_sub(1) / columns;
+    (cursor_column / columns).min(text_rows)
 }
 
 /// The terminal's width, or 80 if it cannot be found out (or is absurdly
@@ -375,7 +444,7 @@ mod tests {
     use crate::progress::{Direction, Progress};
 
     fn status(name: &str, direction: Direction) -> Status {
-        Progress::new("k".into(), name, direction, 1000).after_data("checking and saving")
+        Progress::new("k".into(), name, direction, 1000).after_data("checking and saving", "saving")
     }
 
     #[test]
@@ -437,6 +506,16 @@ mod tests {
             // The input keeps at least a third of the row.
             assert!(text_width(&row.text) - 2 + (columns - 1) / 3 < columns);
         }
+    }
+
+    #[test]
+    fn a_narrower_terminal_is_cleared_from_where_the_row_began() {
+        assert_eq!(rows_below_start(60, 60, 80), 0, "no wrap");
+        assert_eq!(rows_below_start(118, 118, 59), 1, "cursor at the edge");
+        assert_eq!(rows_below_start(118, 59, 59), 1);
+        assert_eq!(rows_below_start(118, 10, 59), 0);
+        assert_eq!(rows_below_start(100, 100, 40), 2);
+        assert_eq!(rows_below_start(0, 0, 40), 0);
     }
 
     #[test]

@@ -513,7 +513,9 @@ impl Uploads {
         let Some(upload) = self.active.get_mut(&id) else {
             return;
         };
-        let waiting = upload.progress.after_data("waiting for the reports");
+        let waiting = upload
+            .progress
+            .after_data("waiting for the reports", "waiting");
         screen.set_status(upload.progress.key(), Some(waiting));
         upload.sent = upload.size;
         let placeholder = Phase::Offered {
