@@ -14,6 +14,8 @@
 mod chart;
 #[path = "suite/chat.rs"]
 mod chat;
+#[path = "suite/checksum.rs"]
+mod checksum;
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[path = "suite/report.rs"]
@@ -26,6 +28,7 @@ mod system;
 mod transfer;
 
 use chat::{chat, idle, latency};
+use checksum::checksum;
 use report::Report;
 use resume::resume;
 use std::fs;
@@ -54,7 +57,7 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .map(String::as_str)
         .collect();
-    let workloads: [(&str, Workload); 8] = [
+    let workloads: [(&str, Workload); 9] = [
         ("relay", relay),
         ("fan-out", fan_out),
         ("chat", chat),
@@ -63,6 +66,7 @@ fn main() {
         ("memory", memory),
         ("chunk-size", chunk_size),
         ("resume", resume),
+        ("checksum", checksum),
     ];
     println!("ftpchat benchmarks: {RUNS} runs each, median [min-max]");
     println!("machine: {} cores, {}", cores(), cpu_model());

@@ -16,20 +16,43 @@
 //!
 //! A CRC divides the message, as a long binary number, by a fixed
 //! polynomial and keeps the remainder. Done bit by bit that is slow, so we
-//! use lookup tables: "slicing-by-16" consumes 16 bytes per step with 16
-//! table lookups, fast enough that the checksum is not what limits a
-//! transfer.
+//! use lookup tables: "slicing-by-8" consumes 8 bytes per step with 8
+//! table lookups.
+//!
+//! # Four lanes at once
+//!
+//! Each step needs the remainder of the step before, so one running CRC
+//! keeps the processor waiting on its own result. But a CRC is *linear*:
+//! the CRC of `A` followed by `B` is the CRC of `A` shifted by the length
+//! of `B` (multiplied by x^(8·len B), modulo the polynomial), XORed with
+//! the CRC of `B` alone. So a long buffer is cut into four equal lanes,
+//! four independent CRCs run side by side in one loop (the processor
+//! overlaps their work), and the four results are joined at the end with
+//! three such shifts. This is the idea of zlib's "braided" CRC (Kadatch
+//! and Jenkins), in its simplest form, and about doubles the speed in
+//! safe, portable code (`cargo bench -- checksum` measures it against
+//! slicing-by-16).
 
 /// The CRC-32 polynomial that `cksum` uses (x³² + x²⁶ + ... + 1), with
 /// its most significant bit first.
 const POLYNOMIAL: u32 = 0x04C1_1DB7;
 
+/// How many independent CRCs run side by side over a long buffer.
+const LANES: usize = 4;
+
+/// Bytes one lane consumes per step (slicing-by-8).
+const STEP_BYTES: usize = 8;
+
+/// Buffers shorter than this are not worth cutting into lanes (joining
+/// the lanes costs a few hundred operations).
+const MIN_LANED_BYTES: usize = 1024;
+
 /// `TABLES[0][b]` is the CRC of the single byte `b`; `TABLES[k][b]` is the
 /// CRC of `b` followed by `k` zero bytes. Computed at compile time.
-static TABLES: [[u32; 256]; 16] = make_tables();
+static TABLES: [[u32; 256]; STEP_BYTES] = make_tables();
 
-const fn make_tables() -> [[u32; 256]; 16] {
-    let mut tables = [[0u32; 256]; 16];
+const fn make_tables() -> [[u32; 256]; STEP_BYTES] {
+    let mut tables = [[0u32; 256]; STEP_BYTES];
     let mut byte = 0;
     while byte < 256 {
         let mut crc = (byte as u32) << 24;
@@ -46,7 +69,7 @@ const fn make_tables() -> [[u32; 256]; 16] {
         byte += 1;
     }
     let mut k = 1;
-    while k < 16 {
+    while k < STEP_BYTES {
         let mut byte = 0;
         while byte < 256 {
             let previous = tables[k - 1][byte];
@@ -110,39 +133,99 @@ impl Cksum {
     }
 }
 
-/// Feeds `data` into `crc`, 16 bytes per step while it can.
-fn update_crc(mut crc: u32, data: &[u8]) -> u32 {
-    let t = &TABLES;
-    let mut blocks = data.chunks_exact(16);
+/// Feeds `data` into `crc`: in four lanes if it is long, else in one.
+fn update_crc(crc: u32, data: &[u8]) -> u32 {
+    let lane_len = data.len() / (LANES * STEP_BYTES) * STEP_BYTES;
+    if data.len() < MIN_LANED_BYTES {
+        return update_one_lane(crc, data);
+    }
+    let (a, rest) = data.split_at(lane_len);
+    let (b, rest) = rest.split_at(lane_len);
+    let (c, rest) = rest.split_at(lane_len);
+    let (d, tail) = rest.split_at(lane_len);
+    // The first lane goes on from `crc`; the others start from nothing.
+    let (mut crc_a, mut crc_b, mut crc_c, mut crc_d) = (crc, 0, 0, 0);
+    let steps = a
+        .chunks_exact(STEP_BYTES)
+        .zip(b.chunks_exact(STEP_BYTES))
+        .zip(c.chunks_exact(STEP_BYTES))
+        .zip(d.chunks_exact(STEP_BYTES));
+    for (((a, b), c), d) in steps {
+        crc_a = step(crc_a, a);
+        crc_b = step(crc_b, b);
+        crc_c = step(crc_c, c);
+        crc_d = step(crc_d, d);
+    }
+    // Join the lanes: shift what came before past each next lane.
+    let shift = x_to_the_8n(lane_len);
+    let joined = [crc_b, crc_c, crc_d]
+        .into_iter()
+        .fold(crc_a, |joined, lane| multiply(joined, shift) ^ lane);
+    update_one_lane(joined, tail)
+}
+
+/// Feeds `data` into `crc` in one lane, 8 bytes per step while it can.
+fn update_one_lane(mut crc: u32, data: &[u8]) -> u32 {
+    let mut blocks = data.chunks_exact(STEP_BYTES);
     for block in &mut blocks {
-        let word =
-            |i: usize| u32::from_be_bytes([block[i], block[i + 1], block[i + 2], block[i + 3]]);
-        // The CRC so far is folded into the first four bytes; then each of
-        // the 16 bytes is looked up in the table for its distance from the
-        // end of the block.
-        let a = crc ^ word(0);
-        let (b, c, d) = (word(4), word(8), word(12));
-        crc = t[15][(a >> 24) as usize]
-            ^ t[14][(a >> 16 & 0xff) as usize]
-            ^ t[13][(a >> 8 & 0xff) as usize]
-            ^ t[12][(a & 0xff) as usize]
-            ^ t[11][(b >> 24) as usize]
-            ^ t[10][(b >> 16 & 0xff) as usize]
-            ^ t[9][(b >> 8 & 0xff) as usize]
-            ^ t[8][(b & 0xff) as usize]
-            ^ t[7][(c >> 24) as usize]
-            ^ t[6][(c >> 16 & 0xff) as usize]
-            ^ t[5][(c >> 8 & 0xff) as usize]
-            ^ t[4][(c & 0xff) as usize]
-            ^ t[3][(d >> 24) as usize]
-            ^ t[2][(d >> 16 & 0xff) as usize]
-            ^ t[1][(d >> 8 & 0xff) as usize]
-            ^ t[0][(d & 0xff) as usize];
+        crc = step(crc, block);
     }
     for &byte in blocks.remainder() {
-        crc = (crc << 8) ^ t[0][((crc >> 24) as u8 ^ byte) as usize];
+        crc = (crc << 8) ^ TABLES[0][((crc >> 24) as u8 ^ byte) as usize];
     }
     crc
+}
+
+/// One step of slicing-by-8: `crc` followed by the 8 bytes of `block`.
+/// The CRC so far is folded into the first four bytes; then each byte is
+/// looked up in the table for its distance from the end of the block.
+#[inline(always)]
+fn step(crc: u32, block: &[u8]) -> u32 {
+    let block: &[u8; STEP_BYTES] = block.try_into().expect("a whole step");
+    let t = &TABLES;
+    let a = crc ^ u32::from_be_bytes([block[0], block[1], block[2], block[3]]);
+    t[7][(a >> 24) as usize]
+        ^ t[6][(a >> 16 & 0xff) as usize]
+        ^ t[5][(a >> 8 & 0xff) as usize]
+        ^ t[4][(a & 0xff) as usize]
+        ^ t[3][block[4] as usize]
+        ^ t[2][block[5] as usize]
+        ^ t[1][block[6] as usize]
+        ^ t[0][block[7] as usize]
+}
+
+/// `a` times `b`, as polynomials over GF(2), modulo the CRC polynomial
+/// (bit 31 is the coefficient of x³¹).
+fn multiply(a: u32, b: u32) -> u32 {
+    let mut product = 0u32;
+    for bit in (0..32).rev() {
+        // product = product · x, then + a if b has x^bit.
+        product = if product & 0x8000_0000 != 0 {
+            (product << 1) ^ POLYNOMIAL
+        } else {
+            product << 1
+        };
+        if b >> bit & 1 != 0 {
+            product ^= a;
+        }
+    }
+    product
+}
+
+/// x^(8·n) modulo the CRC polynomial: what shifting a CRC past `n` bytes
+/// multiplies it by (by squaring and multiplying: about 20 steps for a
+/// megabyte).
+fn x_to_the_8n(mut n: usize) -> u32 {
+    let mut result = 1u32; // x⁰
+    let mut power = 1u32 << 8; // x⁸
+    while n > 0 {
+        if n & 1 != 0 {
+            result = multiply(result, power);
+        }
+        power = multiply(power, power);
+        n >>= 1;
+    }
+    result
 }
 
 #[cfg(test)]
@@ -156,9 +239,8 @@ mod tests {
     }
 
     /// The CRC one bit at a time, straight from the definition, to check
-    /// the table-driven version against.
-    fn slow_crc(data: &[u8]) -> u32 {
-        let mut crc = 0u32;
+    /// the table-driven version against: `data` fed into `crc`.
+    fn slow_crc_from(mut crc: u32, data: &[u8]) -> u32 {
         for &byte in data {
             crc ^= u32::from(byte) << 24;
             for _ in 0..8 {
@@ -193,28 +275,94 @@ mod tests {
     }
 
     #[test]
-    fn tables_agree_with_the_bitwise_definition() {
-        let data: Vec<u8> = (0..4099u32)
+    fn every_length_and_alignment_agrees_with_the_definition() {
+        let data: Vec<u8> = (0..4096 + 8u32)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
             .collect();
-        for len in [0, 1, 15, 16, 17, 31, 32, 33, 100, 4099] {
-            assert_eq!(
-                update_crc(0, &data[..len]),
-                slow_crc(&data[..len]),
-                "length {len}"
-            );
+        for offset in 0..8 {
+            let slice = &data[offset..offset + 4096];
+            // The CRC of every prefix, bit by bit, in one pass.
+            let mut expected = vec![0u32];
+            for &byte in slice {
+                let last = *expected.last().unwrap();
+                expected.push(slow_crc_from(last, &[byte]));
+            }
+            for len in 0..=4096 {
+                assert_eq!(
+                    update_crc(0, &slice[..len]),
+                    expected[len],
+                    "length {len} at offset {offset}"
+                );
+            }
         }
     }
 
     #[test]
+    fn matches_the_cksum_command_on_files() {
+        let dir = std::env::temp_dir().join(format!("ftpchat-cksum-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut seed = 7u64;
+        for len in [0usize, 1, 1023, 1024, 100_003, 1 << 20] {
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    (seed >> 33) as u8
+                })
+                .collect();
+            let path = dir.join(format!("{len}.bin"));
+            std::fs::write(&path, &data).unwrap();
+            let Ok(output) = std::process::Command::new("cksum").arg(&path).output() else {
+                eprintln!("skipped: no cksum command here");
+                return;
+            };
+            let printed = String::from_utf8_lossy(&output.stdout);
+            let expected = format!("{} {len} {}", cksum(&data), path.display());
+            assert_eq!(printed.trim_end(), expected);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lanes_join_like_one_long_crc() {
+        let data: Vec<u8> = (0..100_003u32).map(|i| (i * 31 + i / 7) as u8).collect();
+        for len in [1024, 1025, 4096, 65_536, 100_003] {
+            let start = 12_345u32;
+            assert_eq!(
+                update_crc(start, &data[..len]),
+                update_one_lane(start, &data[..len]),
+                "length {len}"
+            );
+        }
+        assert_eq!(x_to_the_8n(0), 1);
+        assert_eq!(x_to_the_8n(1), 1 << 8);
+        assert_eq!(multiply(x_to_the_8n(3), x_to_the_8n(5)), x_to_the_8n(8));
+    }
+
+    #[test]
     fn pieces_of_any_size_give_the_same_sum() {
-        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
         let whole = cksum(&data);
-        for piece in [1, 3, 16, 17, 1000, 4096] {
+        for piece in [1, 3, 16, 17, 1000, 1024, 4096, 100_000] {
             let mut sum = Cksum::new();
             data.chunks(piece).for_each(|part| sum.update(part));
             assert_eq!(sum.finish(), whole, "pieces of {piece}");
-            assert_eq!(sum.len_bytes(), 10_000);
+            assert_eq!(sum.len_bytes(), 300_000);
+        }
+        // Random splits.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20 {
+            let mut sum = Cksum::new();
+            let mut at = 0;
+            while at < data.len() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let len = (seed % 20_000) as usize + 1;
+                let end = (at + len).min(data.len());
+                sum.update(&data[at..end]);
+                at = end;
+            }
+            assert_eq!(sum.finish(), whole);
         }
     }
 }

@@ -1,0 +1,107 @@
+//! The checksum workload: `Cksum::update` on 1 MiB buffers, against the
+//! slicing-by-16 CRC it replaced, kept here as the baseline and run side
+//! by side in the same process.
+
+use crate::RUNS;
+use crate::report::{Report, Stats};
+use ftpchat::checksum::Cksum;
+use std::hint::black_box;
+use std::time::Instant;
+
+/// Passes over the buffer per measurement.
+const PASSES: usize = 300;
+
+pub fn checksum(report: &mut Report) {
+    let data: Vec<u8> = (0..1u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let (mut ours, mut baseline) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        ours.push(gigabytes_per_second(&data, |bytes| {
+            let mut sum = Cksum::new();
+            sum.update(bytes);
+            sum.finish()
+        }));
+        baseline.push(gigabytes_per_second(&data, |bytes| slicing_by_16(0, bytes)));
+    }
+    let ratio = Stats::of(&ours).median / Stats::of(&baseline).median;
+    report.add(
+        "checksum",
+        "slicing-by-16 (the baseline), GB/s",
+        &baseline,
+        String::new(),
+    );
+    report.add(
+        "checksum",
+        "Cksum::update, 4 lanes of slicing-by-8, GB/s",
+        &ours,
+        format!("ratio {ratio:.2} (target >= 2)"),
+    );
+}
+
+/// How fast `crc` goes through `data`, in GB/s.
+fn gigabytes_per_second(data: &[u8], crc: impl Fn(&[u8]) -> u32) -> f64 {
+    let started = Instant::now();
+    let mut all = 0;
+    for _ in 0..PASSES {
+        all ^= crc(black_box(data));
+    }
+    black_box(all);
+    (PASSES * data.len()) as f64 / started.elapsed().as_secs_f64() / 1e9
+}
+
+/// The CRC-32 of `cksum` (before its length and inversion), by
+/// slicing-by-16: what `Cksum` did before it ran four lanes.
+fn slicing_by_16(mut crc: u32, data: &[u8]) -> u32 {
+    let t = &*TABLES_16;
+    let mut blocks = data.chunks_exact(16);
+    for block in &mut blocks {
+        let word =
+            |i: usize| u32::from_be_bytes([block[i], block[i + 1], block[i + 2], block[i + 3]]);
+        let a = crc ^ word(0);
+        let (b, c, d) = (word(4), word(8), word(12));
+        crc = t[15][(a >> 24) as usize]
+            ^ t[14][(a >> 16 & 0xff) as usize]
+            ^ t[13][(a >> 8 & 0xff) as usize]
+            ^ t[12][(a & 0xff) as usize]
+            ^ t[11][(b >> 24) as usize]
+            ^ t[10][(b >> 16 & 0xff) as usize]
+            ^ t[9][(b >> 8 & 0xff) as usize]
+            ^ t[8][(b & 0xff) as usize]
+            ^ t[7][(c >> 24) as usize]
+            ^ t[6][(c >> 16 & 0xff) as usize]
+            ^ t[5][(c >> 8 & 0xff) as usize]
+            ^ t[4][(c & 0xff) as usize]
+            ^ t[3][(d >> 24) as usize]
+            ^ t[2][(d >> 16 & 0xff) as usize]
+            ^ t[1][(d >> 8 & 0xff) as usize]
+            ^ t[0][(d & 0xff) as usize];
+    }
+    for &byte in blocks.remainder() {
+        crc = (crc << 8) ^ t[0][((crc >> 24) as u8 ^ byte) as usize];
+    }
+    crc
+}
+
+/// The 16 tables of slicing-by-16, built once.
+static TABLES_16: std::sync::LazyLock<[[u32; 256]; 16]> = std::sync::LazyLock::new(|| {
+    let mut tables = [[0u32; 256]; 16];
+    for byte in 0..256 {
+        let mut crc = (byte as u32) << 24;
+        for _ in 0..8 {
+            crc = if crc & 0x8000_0000 != 0 {
+                (crc << 1) ^ 0x04C1_1DB7
+            } else {
+                crc << 1
+            };
+        }
+        tables[0][byte] = crc;
+    }
+    for k in 1..16 {
+        for byte in 0..256 {
+            let previous = tables[k - 1][byte];
+            tables[k][byte] = (previous << 8) ^ tables[0][(previous >> 24) as usize];
+        }
+    }
+    tables
+});
