@@ -86,7 +86,7 @@ fn slicing_by_16(mut crc: u32, data: &[u8]) -> u32 {
 /// The 16 tables of slicing-by-16, built once.
 static TABLES_16: std::sync::LazyLock<[[u32; 256]; 16]> = std::sync::LazyLock::new(|| {
     let mut tables = [[0u32; 256]; 16];
-    for byte in 0..256 {
+    for (byte, entry) in tables[0].iter_mut().enumerate() {
         let mut crc = (byte as u32) << 24;
         for _ in 0..8 {
             crc = if crc & 0x8000_0000 != 0 {
@@ -95,12 +95,13 @@ static TABLES_16: std::sync::LazyLock<[[u32; 256]; 16]> = std::sync::LazyLock::n
                 crc << 1
             };
         }
-        tables[0][byte] = crc;
+        *entry = crc;
     }
     for k in 1..16 {
-        for byte in 0..256 {
-            let previous = tables[k - 1][byte];
-            tables[k][byte] = (previous << 8) ^ tables[0][(previous >> 24) as usize];
+        let (done, rest) = tables.split_at_mut(k);
+        for (byte, entry) in rest[0].iter_mut().enumerate() {
+            let previous = done[k - 1][byte];
+            *entry = (previous << 8) ^ done[0][(previous >> 24) as usize];
         }
     }
     tables
