@@ -18,6 +18,8 @@ mod chat;
 mod checksum;
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "suite/peers.rs"]
+mod peers;
 #[path = "suite/report.rs"]
 mod report;
 #[path = "suite/resume.rs"]

@@ -4,6 +4,7 @@
 
 use crate::chart::chunk_size_chart;
 use crate::common::{ClientProcess, ServerProcess};
+use crate::peers::{installed, ncat_broker, socat_relay};
 use crate::report::{Report, Stats, megabytes_per_second};
 use crate::system::{memory_kib, random_file, scratch};
 use crate::{MIB, RUNS, WAIT};
@@ -151,13 +152,23 @@ pub fn relay(report: &mut Report) {
     let file = dir.join("relay.bin");
     let len = 1024 * MIB;
     random_file(&file, len);
+    let (socat, ncat) = (installed("socat"), installed("ncat"));
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut ours_secs, mut socat_secs, mut ncat_secs) = (Vec::new(), Vec::new(), Vec::new());
+    let copy = dir.join("baseline-copy.bin");
     for _ in 0..RUNS {
         let (secs, _) = ftpchat_transfer(&dir, &file, 1, None, &dir);
         ours.push(megabytes_per_second(len, secs));
-        let copy = dir.join("baseline-copy.bin");
+        ours_secs.push(secs);
         theirs.push(megabytes_per_second(len, baseline_transfer(&file, &copy)));
-        let _ = fs::remove_file(copy);
+        let _ = fs::remove_file(&copy);
+        if socat {
+            socat_secs.push(socat_relay(&file, &copy));
+            let _ = fs::remove_file(&copy);
+        }
+        if ncat {
+            ncat_secs.push(ncat_broker(&file, 1, &dir));
+        }
     }
     let ratio = Stats::of(&ours).median / Stats::of(&theirs).median;
     report.add("relay", "baseline relay, MB/s", &theirs, String::new());
@@ -167,7 +178,43 @@ pub fn relay(report: &mut Report) {
         &ours,
         format!("ratio {ratio:.2} (target >= 0.85)"),
     );
+    report.add("relay", "ftpchat, s", &ours_secs, String::new());
+    compare(
+        report,
+        "relay",
+        "two-hop socat relay, s",
+        &socat_secs,
+        &ours_secs,
+        "<= 1.4",
+    );
+    compare(
+        report,
+        "relay",
+        "ncat --broker, s",
+        &ncat_secs,
+        &ours_secs,
+        "< 1",
+    );
     let _ = fs::remove_file(file);
+}
+
+/// Adds `theirs` (seconds of another tool, or nothing if it is not
+/// installed) with ftpchat's time as a ratio of it.
+fn compare(
+    report: &mut Report,
+    workload: &str,
+    metric: &str,
+    theirs: &[f64],
+    ours: &[f64],
+    target: &str,
+) {
+    if theirs.is_empty() {
+        println!("  {metric}: skipped (not installed)");
+        return;
+    }
+    let ratio = Stats::of(ours).median / Stats::of(theirs).median;
+    let note = format!("ftpchat takes {ratio:.2} x this (target {target})");
+    report.add(workload, metric, theirs, note);
 }
 
 /// 256 MiB to 8 receivers at once, against the same file to 1 receiver.
@@ -176,16 +223,20 @@ pub fn fan_out(report: &mut Report) {
     let file = dir.join("fan.bin");
     let len = 256 * MIB;
     random_file(&file, len);
+    let ncat = installed("ncat");
     let (mut single, mut eight) = (Vec::new(), Vec::new());
+    let (mut eight_secs, mut ncat_secs) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
         single.push(megabytes_per_second(
             len,
             ftpchat_transfer(&dir, &file, 1, None, &dir).0,
         ));
-        eight.push(megabytes_per_second(
-            8 * len,
-            ftpchat_transfer(&dir, &file, 8, None, &dir).0,
-        ));
+        let secs = ftpchat_transfer(&dir, &file, 8, None, &dir).0;
+        eight.push(megabytes_per_second(8 * len, secs));
+        eight_secs.push(secs);
+        if ncat {
+            ncat_secs.push(ncat_broker(&file, 8, &dir));
+        }
     }
     let ratio = Stats::of(&eight).median / Stats::of(&single).median;
     report.add("fan-out", "1 receiver, MB/s", &single, String::new());
@@ -194,6 +245,20 @@ pub fn fan_out(report: &mut Report) {
         "8 receivers, aggregate MB/s",
         &eight,
         format!("{ratio:.2} x one receiver (target >= 1.5)"),
+    );
+    report.add(
+        "fan-out",
+        "8 receivers, ftpchat, s",
+        &eight_secs,
+        String::new(),
+    );
+    compare(
+        report,
+        "fan-out",
+        "8 receivers, ncat --broker, s",
+        &ncat_secs,
+        &eight_secs,
+        "< 1",
     );
     let _ = fs::remove_file(file);
 }
