@@ -1,12 +1,109 @@
-//! Wall-clock timestamps for log lines, without a date library.
+//! Wall-clock timestamps for log lines and messages, without a date
+//! library.
 //!
 //! The server stamps each log line with the time in UTC, in the RFC 3339
 //! form `2026-11-24T13:14:24.123Z`: it sorts as text, and it means the same
 //! wherever the reader is. The standard library gives only "seconds since
 //! 1970" ([`std::time::SystemTime`]); turning a day count into a calendar
 //! date is a small, well-known piece of arithmetic, done here.
+//!
+//! People read chat times in their own time zone (`14:03`). The standard
+//! library knows nothing of time zones, so [`LocalZone::detect`] asks the
+//! system once, by running `date +%z` (which prints the offset from UTC,
+//! such as `+0100`), and falls back to UTC where that fails.
 
+use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Seconds since 1970-01-01 UTC, now.
+pub fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+/// The local time zone, as an offset from UTC (taken once, at start-up: a
+/// change to or from summer time while the program runs is not seen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalZone {
+    offset_seconds: i64,
+}
+
+impl LocalZone {
+    /// UTC itself.
+    pub const UTC: LocalZone = LocalZone { offset_seconds: 0 };
+
+    /// The system's time zone, or UTC if it cannot be found out.
+    pub fn detect() -> LocalZone {
+        let output = Command::new("date").arg("+%z").output();
+        let text = output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        text.ok()
+            .and_then(|text| LocalZone::parse(text.trim()))
+            .unwrap_or(LocalZone::UTC)
+    }
+
+    /// Reads an offset as `date +%z` prints it: `+0100`, `-0530`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ftpchat::clock::LocalZone;
+    ///
+    /// let paris = LocalZone::parse("+0100").unwrap();
+    /// assert_eq!(paris.hh_mm(0), "01:00");
+    /// assert_eq!(LocalZone::parse("-0530").unwrap().hh_mm(0), "18:30");
+    /// assert!(LocalZone::parse("CET").is_none());
+    /// ```
+    pub fn parse(text: &str) -> Option<LocalZone> {
+        let (sign, digits) = match text.split_at_checked(1)? {
+            ("+", digits) => (1, digits),
+            ("-", digits) => (-1, digits),
+            _ => return None,
+        };
+        if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let hours: i64 = digits[..2].parse().ok()?;
+        let minutes: i64 = digits[2..].parse().ok()?;
+        Some(LocalZone {
+            offset_seconds: sign * (hours * 3600 + minutes * 60),
+        })
+    }
+
+    /// The time of day of `unix_seconds` in this zone, as `HH:MM`.
+    pub fn hh_mm(&self, unix_seconds: u64) -> String {
+        let local = self.local_seconds(unix_seconds).rem_euclid(86_400);
+        format!("{:02}:{:02}", local / 3600, local % 3600 / 60)
+    }
+
+    /// When `unix_seconds` was, for someone reading it at `now`: the time
+    /// of day (`HH:MM`) if it was the same day in this zone, else the date
+    /// too (`YYYY-MM-DD HH:MM`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ftpchat::clock::LocalZone;
+    ///
+    /// let noon = 1_795_262_400; // 2026-11-21 12:00 UTC
+    /// assert_eq!(LocalZone::UTC.when(noon, noon + 3600), "12:00");
+    /// assert_eq!(LocalZone::UTC.when(noon, noon + 86_400), "2026-11-21 12:00");
+    /// ```
+    pub fn when(&self, unix_seconds: u64, now: u64) -> String {
+        let day = self.local_seconds(unix_seconds).div_euclid(86_400);
+        if day == self.local_seconds(now).div_euclid(86_400) {
+            return self.hh_mm(unix_seconds);
+        }
+        let (year, month, day) = civil_from_days(day);
+        format!("{year:04}-{month:02}-{day:02} {}", self.hh_mm(unix_seconds))
+    }
+
+    /// Seconds since 1970-01-01 00:00 in this zone.
+    fn local_seconds(&self, unix_seconds: u64) -> i64 {
+        unix_seconds as i64 + self.offset_seconds
+    }
+}
 
 /// The current time in UTC as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn timestamp() -> String {

@@ -7,8 +7,12 @@
 //! Every field that another person chose (a nickname, a message, a
 //! reason) passes through [`make_visible`] first, so nobody can steer
 //! another user's terminal (see [`crate::text`]).
+//!
+//! [`mentions`] decides whether a line names the reader, so that the
+//! client can make it stand out (and ring the terminal's bell), as chat
+//! programs do when someone says your name.
 
-use crate::protocol::ServerMessage;
+use crate::protocol::{NICK_PUNCTUATION, Said, ServerMessage, nick_key};
 use crate::text::make_visible;
 use std::borrow::Cow;
 
@@ -32,6 +36,24 @@ pub fn describe(message: &ServerMessage) -> Option<String> {
         ServerMessage::Welcome { nick } => format!("* you are {}", v(nick)),
         ServerMessage::Chat { from, text } => format!("<{}> {}", v(from), v(text)),
         ServerMessage::Private { from, text } => format!("*{}* {}", v(from), v(text)),
+        ServerMessage::Action { from, text } => format!("* {} {}", v(from), v(text)),
+        ServerMessage::Nick { old, new } => {
+            format!("* {} is now known as {}", v(old), v(new))
+        }
+        // A line from before one joined looks as it did then; the caller
+        // puts its time in front (in the reader's time zone).
+        ServerMessage::History {
+            kind: Said::Chat,
+            from,
+            text,
+            ..
+        } => format!("<{}> {}", v(from), v(text)),
+        ServerMessage::History {
+            kind: Said::Action,
+            from,
+            text,
+            ..
+        } => format!("* {} {}", v(from), v(text)),
         ServerMessage::Joined { nick } => format!("* {} joined", v(nick)),
         ServerMessage::Left { nick, reason: "" } => {
             format!("* {} left", v(nick))
@@ -66,9 +88,69 @@ pub fn describe(message: &ServerMessage) -> Option<String> {
     Some(line)
 }
 
+/// Whether `text` mentions `nick`: holds it as a word of its own,
+/// whatever its case (`alice:`, `@Alice`, `thanks alice!`, but not
+/// `malice` or `alice_2`).
+///
+/// A word ends where a character that cannot be part of a nickname
+/// begins. Of the punctuation nicknames may hold, `.` and `-` still end a
+/// word when what follows them is not part of a nickname either, so that
+/// `thanks alice.` and `ask alice-` are mentions.
+///
+/// # Examples
+///
+/// ```
+/// use ftpchat::display::mentions;
+///
+/// assert!(mentions("Alice: lunch?", "alice"));
+/// assert!(mentions("see you, alice.", "alice"));
+/// assert!(!mentions("malice aforethought", "alice"));
+/// ```
+pub fn mentions(text: &str, nick: &str) -> bool {
+    let (text, nick) = (nick_key(text), nick_key(nick));
+    if nick.is_empty() {
+        return false;
+    }
+    let in_nick = |c: char| c.is_alphanumeric() || NICK_PUNCTUATION.contains(c);
+    text.match_indices(&nick).any(|(start, _)| {
+        let before = text[..start].chars().next_back();
+        // `alice.` ends the word unless a nickname character follows.
+        let after = text[start + nick.len()..].trim_start_matches(['.', '-']);
+        !before.is_some_and(in_nick) && !after.chars().next().is_some_and(in_nick)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mention_is_the_nickname_as_a_word_in_any_case() {
+        let yes = [
+            "alice",
+            "hi alice",
+            "Alice: lunch?",
+            "@ALICE look",
+            "thanks, alice!",
+            "bye alice.",
+            "ask alice- or bob",
+            "(alice)",
+            "alice's file",
+            "éalice? no: alice!",
+        ];
+        for text in yes {
+            assert!(mentions(text, "alice"), "{text:?}");
+        }
+        let no = [
+            "malice", "alice_2", "alices", "ali ce", "alice.b", "", "[alice]",
+        ];
+        for text in no {
+            assert!(!mentions(text, "alice"), "{text:?}");
+        }
+        assert!(mentions("ping [bot]!", "[bot]"));
+        assert!(mentions("Zoë, hi", "zoë"));
+        assert!(!mentions("anything", ""));
+    }
 
     #[test]
     fn a_message_cannot_fake_a_second_line() {

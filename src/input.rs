@@ -35,6 +35,10 @@ pub enum Input<'a> {
         /// The message.
         text: &'a str,
     },
+    /// `/me ACTION`: an action, shown as `* alice ACTION`.
+    Action(&'a str),
+    /// `/nick NEW`: be known by another nickname.
+    Nick(&'a str),
     /// `/who`: list the connected users.
     Who,
     /// `/help`: list the commands.
@@ -68,6 +72,12 @@ pub enum Input<'a> {
     Unknown(&'a str),
 }
 
+/// How to use `/me`, shown when it is used wrongly.
+pub const ME_USAGE: &str = "usage: /me ACTION (shown as: * you ACTION)";
+
+/// How to use `/nick`, shown when it is used wrongly.
+pub const NICK_USAGE: &str = "usage: /nick NEWNAME";
+
 /// How to use `/msg`, shown when it is used wrongly.
 pub const MSG_USAGE: &str = "usage: /msg NICK TEXT";
 
@@ -80,6 +90,8 @@ pub const CHAT_HELP: &str = "\
 commands:
   TEXT                send TEXT to everyone (// sends a leading /)
   /msg NICK TEXT      send TEXT to NICK only
+  /me ACTION          say what you do: * you ACTION
+  /nick NEWNAME       change your nickname
   /who                list who is online
   /help               show this help
   /quit               leave the chat";
@@ -134,6 +146,12 @@ pub fn parse_input(line: &str) -> Input<'_> {
         "msg" => match rest.split_once(' ') {
             Some((to, text)) if !text.trim().is_empty() => Input::Private { to, text },
             _ => Input::Usage(MSG_USAGE),
+        },
+        "me" if !rest.trim().is_empty() => Input::Action(rest),
+        "me" => Input::Usage(ME_USAGE),
+        "nick" => match rest.trim() {
+            "" => Input::Usage(NICK_USAGE),
+            new => Input::Nick(new),
         },
         "who" => Input::Who,
         "help" => Input::Help,
@@ -239,6 +257,10 @@ mod tests {
 
     #[test]
     fn commands_are_recognised() {
+        assert_eq!(parse_input("/me waves hello"), Input::Action("waves hello"));
+        assert_eq!(parse_input("/me"), Input::Usage(ME_USAGE));
+        assert_eq!(parse_input("/nick alicia"), Input::Nick("alicia"));
+        assert_eq!(parse_input("/NICK"), Input::Usage(NICK_USAGE));
         assert_eq!(parse_input("/who"), Input::Who);
         assert_eq!(parse_input("/WHO"), Input::Who);
         assert_eq!(parse_input("/Quit"), Input::Quit);

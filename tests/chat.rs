@@ -49,6 +49,8 @@ fn private_message_reaches_only_its_recipient() {
 /// A newcomer's first line is always its greeting, even when someone
 /// talks the moment they see it join: no message reaches it before
 /// `WELCOME`, and none that others sent after seeing it join is lost.
+/// Each line said before it joined comes once, as history (the last 20),
+/// and each line said after, once, live.
 #[test]
 fn newcomer_is_greeted_before_any_message() {
     let dir = scratch_dir();
@@ -56,13 +58,19 @@ fn newcomer_is_greeted_before_any_message() {
     let mut alice = RawClient::join_full(server.addr(), "alice");
     // The race is between two server threads; many rounds give it many
     // chances to show.
-    for round in 0..200 {
+    for round in 0..200_usize {
         let mut bob = RawClient::connect(server.addr());
         bob.send(format!("HELLO ftpchat/1 bob{round}\n").as_bytes());
         alice.read_until(&format!("JOINED bob{round}"));
         alice.send(format!("CHAT hi bob{round}\n").as_bytes());
         assert_eq!(bob.read_line(), format!("WELCOME bob{round}\n"));
         assert_eq!(bob.read_line(), format!("USERS 2 alice bob{round}\n"));
+        for earlier in round.saturating_sub(20)..round {
+            let line = bob.read_line();
+            let said = line.splitn(3, ' ').nth(2).unwrap_or_default();
+            assert!(line.starts_with("HISTORY "), "{line:?}");
+            assert_eq!(said, format!("CHAT alice hi bob{earlier}\n"));
+        }
         assert_eq!(bob.read_line(), format!("CHAT alice hi bob{round}\n"));
         bob.send(b"QUIT\n");
         assert_eq!(bob.read_line(), "BYE goodbye\n");

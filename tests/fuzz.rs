@@ -320,5 +320,11 @@ fn a_live_server_survives_random_and_mutated_frames() {
     good.send(b"WHO\n");
     assert_eq!(good.read_line(), "USERS 3 good other probe\n");
     good.send(b"CHAT still standing\n");
-    assert_eq!(other.read_line(), "CHAT good still standing\n");
+    // What the fuzzers said that was well formed came before `other`
+    // joined: it is history, kept and sent as any chat would be.
+    let mut line = other.read_line();
+    while line.starts_with("HISTORY ") {
+        line = other.read_line();
+    }
+    assert_eq!(line, "CHAT good still standing\n");
 }

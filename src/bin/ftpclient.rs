@@ -78,6 +78,7 @@ use connection::{Answer, HANDSHAKE_TIMEOUT, connect, handshake};
 use control::{Client, Exit};
 use downloads::{AcceptPolicy, Downloads, Limits};
 use ftpchat::cli::{Arg, Args, UsageError, parse_size};
+use ftpchat::clock::LocalZone;
 use ftpchat::defaults::{DEFAULT_CHUNK_LEN, DEFAULT_HOST, DEFAULT_PORTS};
 use ftpchat::keepalive::{DEFAULT_KEEPALIVE, parse_seconds};
 use ftpchat::protocol::{FrameReader, MAX_CHUNK_LEN, check_nick};
@@ -88,7 +89,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
-use terminal::Screen;
+use terminal::{Look, Screen};
 use uploads::Uploads;
 
 const USAGE: &str = "\
@@ -120,6 +121,10 @@ options:
       --reconnect-for SECS after a connection is lost, how long to try
                            to reconnect (default 300)
       --no-reconnect       exit at once when the connection is lost
+      --time, --no-time    show, or not, the time (HH:MM) before each
+                           event (default: shown on a terminal only)
+      --no-bell            no bell when someone mentions you or sends
+                           you a private message
       --trace              print every frame sent and received to
                            standard error
   -h, --help               show this help
@@ -147,6 +152,10 @@ struct Config {
     max_receive_size: Option<u64>,
     /// How long to try to reconnect; `None`: `--no-reconnect`.
     reconnect_for: Option<Duration>,
+    /// Whether events show the time; `None`: on a terminal only.
+    times: Option<bool>,
+    /// Whether a mention rings the bell (on a terminal).
+    bell: bool,
 }
 
 /// How long a client tries to reconnect by default: long enough for a
@@ -212,6 +221,8 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
         max_incoming: 32,
         max_receive_size: None,
         reconnect_for: Some(DEFAULT_RECONNECT_FOR),
+        times: None,
+        bell: true,
     };
     from_environment(&mut config)?;
     let mut positional = Vec::new();
@@ -255,6 +266,9 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
             "--keepalive" => config.keepalive = seconds(&mut args, &option)?,
             "--reconnect-for" => config.reconnect_for = Some(seconds(&mut args, &option)?),
             "--no-reconnect" => config.reconnect_for = None,
+            "--time" => config.times = Some(true),
+            "--no-time" => config.times = Some(false),
+            "--no-bell" => config.bell = false,
             "--trace" => config.trace = true,
             "--help" => return Ok(Command::Help),
             "--version" => return Ok(Command::Version),
@@ -356,9 +370,14 @@ fn run(config: Config) -> io::Result<Exit> {
         }
     }
 
+    let look = Look {
+        zone: LocalZone::detect(),
+        times: config.times.unwrap_or(interactive),
+        bell: config.bell,
+    };
     let screen = match interactive {
-        true => Screen::raw(&format!("{nick}> "))?,
-        false => Screen::plain(),
+        true => Screen::raw(&format!("{nick}> "), look)?,
+        false => Screen::plain(look),
     };
     let (events, incoming) = mpsc::channel();
     let settings = LinkSettings {

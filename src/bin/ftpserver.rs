@@ -4,8 +4,8 @@
 //! it starts a thread that reads that client's messages and relays them to
 //! the others. This file holds what the person running the server sees:
 //! [`main`] parses the command line, [`run`] starts the listeners and then
-//! serves the console (`/who`, `/quit`). The server's story goes on in its
-//! files, in this order:
+//! serves the console (`/say`, `/kick`, `/who`, `/quit`). The server's
+//! story goes on in its files, in this order:
 //!
 //! | file | what it holds |
 //! |---|---|
@@ -20,6 +20,7 @@
 //! | `expiry.rs` | the clock: offers nobody answers, data that stops |
 //! | `registry.rs` | who is connected: the one `Mutex` every thread shares |
 //! | `transfers.rs` | the files in flight, inside the registry |
+//! | `history.rs` | the last public lines, for whoever joins next |
 //! | `outbox.rs` | each client's send queue and writer thread |
 //! | `plain.rs` | protocol lines for `ftpclient`, text for `nc` |
 //! | `console.rs` | the operator's terminal: commands, and Ctrl-C |
@@ -46,6 +47,8 @@ mod flood;
 mod flow;
 #[path = "ftpserver/handshake.rs"]
 mod handshake;
+#[path = "ftpserver/history.rs"]
+mod history;
 #[path = "ftpserver/ids.rs"]
 mod ids;
 #[path = "ftpserver/listening.rs"]
@@ -72,9 +75,11 @@ mod transfers;
 use console::{Console, Typed};
 use flood::{DEFAULT_CHAT_BURST, DEFAULT_CHAT_RATE};
 use ftpchat::cli::{Args, UsageError, parse_size};
+use ftpchat::clock::LocalZone;
 use ftpchat::defaults::{DEFAULT_HOST, DEFAULT_PORTS};
 use ftpchat::keepalive::{DEFAULT_KEEPALIVE, parse_seconds};
-use ftpchat::protocol::ServerMessage;
+use ftpchat::protocol::{ServerMessage, check_text};
+use history::DEFAULT_HISTORY_LINES;
 use log::log;
 use outbox::DEFAULT_STALL_TIMEOUT;
 use shared::{Server, Settings};
@@ -90,10 +95,12 @@ usage: ftpserver [--host ADDR] [-p N]... [--max-clients N]
                  [--max-file-size SIZE] [--max-transfers N]
                  [--offer-timeout SECS] [--handshake-timeout SECS]
                  [--keepalive SECS] [--stall-timeout SECS]
-                 [--chat-burst N] [--chat-rate N] [--trace]
+                 [--chat-burst N] [--chat-rate N] [--history N] [--trace]
 
 Runs the ftpchat server. With no options it listens on 127.0.0.1, ports
-5555, 5556 and 5557. Type /quit (or Ctrl-C) on its terminal to stop it.
+5555, 5556 and 5557. On its terminal, type /say TEXT to talk to everyone,
+/kick NICK [REASON] to send someone away, /who, and /quit (or Ctrl-C) to
+stop it.
 
 options:
   --host ADDR               address to listen on, IPv4 or IPv6 (default
@@ -120,6 +127,8 @@ options:
   --chat-rate N             chat lines a second after that (default 5; 0
                             for no limit); a flood is warned, dropped,
                             then disconnected
+  --history N               public lines kept to show whoever joins
+                            (default 20; 0 keeps none)
   --trace                   print every frame sent and received to
                             standard error
   -h, --help                show this help
@@ -202,6 +211,8 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
             trace: false,
             chat_burst: DEFAULT_CHAT_BURST,
             chat_rate: DEFAULT_CHAT_RATE,
+            history_lines: DEFAULT_HISTORY_LINES,
+            zone: LocalZone::UTC,
         },
     };
     let settings = &mut config.settings;
@@ -232,6 +243,7 @@ fn parse_args(mut args: Args) -> Result<Command, UsageError> {
                 }
                 settings.chat_rate = rate;
             }
+            "--history" => settings.history_lines = args.parsed(&option)?,
             "--trace" => settings.trace = true,
             "--help" => return Ok(Command::Help),
             "--version" => return Ok(Command::Version),
@@ -258,7 +270,9 @@ fn run(config: Config) -> io::Result<()> {
     // announced, so that nobody can press it while it would still kill.
     let mut console = Console::open();
     let addrs = listening::announce(&listeners)?;
-    let server = Arc::new(Server::new(config.settings, config.max_clients));
+    let mut settings = config.settings;
+    settings.zone = LocalZone::detect();
+    let server = Arc::new(Server::new(settings, config.max_clients));
     expiry::spawn_expiry(Arc::clone(&server));
     let mut accept_threads = Vec::new();
     for listener in listeners {
@@ -283,6 +297,10 @@ fn run(config: Config) -> io::Result<()> {
     Ok(())
 }
 
+/// What the console answers a line it does not know.
+const CONSOLE_HELP: &str =
+    "console commands: /say TEXT, /kick NICK [REASON], /who, /quit (or Ctrl-C)";
+
 /// Reads commands typed on the server's own terminal. Returns `true` for
 /// `/quit` or Ctrl-C, and `false` when standard input ends: a server
 /// started in the background with no input keeps running.
@@ -296,15 +314,45 @@ fn read_console(console: &mut Console, server: &Server) -> bool {
             }
             Typed::End => return false,
         };
-        match line.trim() {
-            "/quit" => return true,
-            "/who" => {
+        let line = line.trim();
+        let (command, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match (command.to_ascii_lowercase().as_str(), rest.trim()) {
+            ("/quit", "") => return true,
+            ("/who", "") => {
                 let nicks = server.clients.nicks();
                 log(format_args!("{} online: {}", nicks.len(), nicks.join(", ")));
             }
-            "" => {}
-            _ => log(format_args!("console commands: /who, /quit")),
+            ("/say", text) if !text.is_empty() => say(server, text),
+            ("/kick", target) if !target.is_empty() => kick(server, target),
+            ("", _) => {}
+            _ => log(format_args!("{CONSOLE_HELP}")),
         }
+    }
+}
+
+/// `/say TEXT`: the operator talks to everyone, as `server: TEXT` (which
+/// no member can fake: a nickname cannot hold a `:`).
+fn say(server: &Server, text: &str) {
+    let text = format!("server: {text}");
+    match check_text(&text) {
+        Ok(text) => {
+            server.clients.announce(&ServerMessage::Notice { text });
+            log(format_args!("operator said: {}", &text["server: ".len()..]));
+        }
+        Err(fault) => log(format_args!("not said: {}", fault.detail)),
+    }
+}
+
+/// `/kick NICK [REASON]`: the operator sends a member away.
+fn kick(server: &Server, target: &str) {
+    let (nick, reason) = target.split_once(' ').unwrap_or((target, ""));
+    let reason = match reason.trim() {
+        "" => "kicked by the operator".to_string(),
+        reason => format!("kicked by the operator: {reason}"),
+    };
+    match server.clients.kick(nick, &reason) {
+        Some(kicked) => log(format_args!("{} {} {reason}", kicked.id, kicked.nick)),
+        None => log(format_args!("no user named {nick} to kick")),
     }
 }
 

@@ -35,6 +35,16 @@ pub enum ClientMessage<'a> {
         /// What the user typed.
         text: &'a str,
     },
+    /// `ACTION TEXT`: an action, said in the third person (`/me waves`).
+    Action {
+        /// What the user does.
+        text: &'a str,
+    },
+    /// `NICK NEW`: asks to be known by another nickname.
+    Nick {
+        /// The nickname wanted.
+        nick: &'a str,
+    },
     /// `WHO`: asks for the list of connected users.
     Who,
     /// `QUIT`: the client is leaving; the server answers `BYE` and closes.
@@ -168,6 +178,12 @@ impl<'a> ClientMessage<'a> {
                     text: check_text(text)?,
                 })
             }
+            "ACTION" => Ok(ClientMessage::Action {
+                text: check_text(rest)?,
+            }),
+            "NICK" => Ok(ClientMessage::Nick {
+                nick: check_present(verb, "nickname", rest)?,
+            }),
             "WHO" => check_no_fields(verb, rest).map(|()| ClientMessage::Who),
             "QUIT" => check_no_fields(verb, rest).map(|()| ClientMessage::Quit),
             "PING" => Ok(ClientMessage::Ping {
@@ -234,6 +250,8 @@ impl<'a> ClientMessage<'a> {
             ClientMessage::Hello { version, nick } => push_line(out, &["HELLO", version, nick]),
             ClientMessage::Chat { text } => push_line(out, &["CHAT", text]),
             ClientMessage::Private { to, text } => push_line(out, &["PRIVATE", to, text]),
+            ClientMessage::Action { text } => push_line(out, &["ACTION", text]),
+            ClientMessage::Nick { nick } => push_line(out, &["NICK", nick]),
             ClientMessage::Who => push_line(out, &["WHO"]),
             ClientMessage::Quit => push_line(out, &["QUIT"]),
             ClientMessage::Ping { token } => push_line(out, &["PING", token]),
@@ -304,6 +322,8 @@ mod tests {
             },
             ClientMessage::Who,
             ClientMessage::Quit,
+            ClientMessage::Action { text: "waves" },
+            ClientMessage::Nick { nick: "alicia" },
             ClientMessage::Ping { token: "42" },
             ClientMessage::Pong { token: "42" },
             ClientMessage::Send {

@@ -51,7 +51,7 @@ pub use fields::{
 pub use framing::{
     Chunk, Frame, FrameReader, MAX_CHUNK_LEN, MAX_LINE_LEN, read_line, write_all_vectored,
 };
-pub use server::{ServerMessage, encode_users};
+pub use server::{Said, ServerMessage, encode_users};
 
 /// The protocol name and version a full client announces in its `HELLO`.
 pub const PROTOCOL_VERSION: &str = "ftpchat/1";

@@ -2,7 +2,7 @@
 //! sections 3.2 and 4.1, as [`ServerMessage`], and [`encode_users`],
 //! which splits a long list of users over several lines.
 
-use super::errors::ProtocolError;
+use super::errors::{ErrorCode, ProtocolError};
 use super::fields::{
     Delivery, check_present, decode_cancel, decode_done, decode_offer, parse_number, push_line,
     split_word, unknown_command,
@@ -30,6 +30,34 @@ pub enum ServerMessage<'a> {
         /// The sender's nickname, stamped by the server.
         from: &'a str,
         /// What they said.
+        text: &'a str,
+    },
+    /// `ACTION FROM TEXT`: someone did something (`/me`), for everyone.
+    Action {
+        /// Who.
+        from: &'a str,
+        /// What, in the third person.
+        text: &'a str,
+    },
+    /// `NICK OLD NEW`: the user called OLD is now called NEW (sent to
+    /// everyone, the user included).
+    Nick {
+        /// The nickname it had.
+        old: &'a str,
+        /// The nickname it has now.
+        new: &'a str,
+    },
+    /// `HISTORY TIME KIND FROM TEXT`: a public line said before this
+    /// client joined, at TIME (seconds since 1970, UTC); KIND is `CHAT` or
+    /// `ACTION`.
+    History {
+        /// When it was said.
+        time: u64,
+        /// A chat line or an action.
+        kind: Said,
+        /// Who said it.
+        from: &'a str,
+        /// What.
         text: &'a str,
     },
     /// `JOINED NICK`: a user joined.
@@ -177,6 +205,15 @@ pub enum ServerMessage<'a> {
     },
 }
 
+/// What kind of public line a `HISTORY` frame repeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Said {
+    /// A chat line (`CHAT`).
+    Chat,
+    /// An action (`ACTION`, `/me`).
+    Action,
+}
+
 impl<'a> ServerMessage<'a> {
     /// Parses one line (without its line ending) sent by the server.
     ///
@@ -220,6 +257,39 @@ impl<'a> ServerMessage<'a> {
                 } else {
                     Ok(ServerMessage::Private { from, text })
                 }
+            }
+            "ACTION" => {
+                let (from, text) = split_word(rest);
+                Ok(ServerMessage::Action {
+                    from: check_present(verb, "nickname", from)?,
+                    text,
+                })
+            }
+            "NICK" => {
+                let (old, new) = split_word(rest);
+                Ok(ServerMessage::Nick {
+                    old: check_present(verb, "nickname", old)?,
+                    new: check_present(verb, "new nickname", new)?,
+                })
+            }
+            "HISTORY" => {
+                let (time, rest) = split_word(rest);
+                let (kind, rest) = split_word(rest);
+                let (from, text) = split_word(rest);
+                let kind = match kind {
+                    "CHAT" => Said::Chat,
+                    "ACTION" => Said::Action,
+                    _ => {
+                        let text = format!("{verb} needs CHAT or ACTION");
+                        return Err(ProtocolError::new(ErrorCode::BadMessage, text));
+                    }
+                };
+                Ok(ServerMessage::History {
+                    time: parse_number(verb, "time", time)?,
+                    kind,
+                    from: check_present(verb, "nickname", from)?,
+                    text,
+                })
             }
             "JOINED" => Ok(ServerMessage::Joined {
                 nick: check_present(verb, "nickname", rest)?,
@@ -339,6 +409,20 @@ impl<'a> ServerMessage<'a> {
             ServerMessage::Welcome { nick } => push_line(out, &["WELCOME", nick]),
             ServerMessage::Chat { from, text } => push_line(out, &["CHAT", from, text]),
             ServerMessage::Private { from, text } => push_line(out, &["PRIVATE", from, text]),
+            ServerMessage::Action { from, text } => push_line(out, &["ACTION", from, text]),
+            ServerMessage::Nick { old, new } => push_line(out, &["NICK", old, new]),
+            ServerMessage::History {
+                time,
+                kind,
+                from,
+                text,
+            } => {
+                let kind = match kind {
+                    Said::Chat => "CHAT",
+                    Said::Action => "ACTION",
+                };
+                push_line(out, &["HISTORY", &time.to_string(), kind, from, text]);
+            }
             ServerMessage::Joined { nick } => push_line(out, &["JOINED", nick]),
             ServerMessage::Left { nick, reason } => push_line(out, &["LEFT", nick, reason]),
             ServerMessage::Users { total, nicks } => {
@@ -525,6 +609,20 @@ mod tests {
             ServerMessage::Cancel {
                 id: 17,
                 reason: "sender left",
+            },
+            ServerMessage::Action {
+                from: "alice",
+                text: "waves at everyone",
+            },
+            ServerMessage::Nick {
+                old: "alice",
+                new: "alicia",
+            },
+            ServerMessage::History {
+                time: 1_795_267_464,
+                kind: Said::Action,
+                from: "bob",
+                text: "sighs",
             },
             ServerMessage::Paused {
                 id: 17,

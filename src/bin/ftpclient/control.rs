@@ -39,7 +39,8 @@ use crate::events::{Ending, Event, Rejoin};
 use crate::link::{Link, Progress};
 use crate::terminal::Screen;
 use crate::uploads::Uploads;
-use ftpchat::display::describe;
+use ftpchat::clock::unix_seconds;
+use ftpchat::display::{describe, mentions};
 use ftpchat::input::{CHAT_HELP, FILE_HELP, Input, parse_input};
 use ftpchat::protocol::{self, ClientMessage, ErrorCode, ServerMessage, nick_key};
 use ftpchat::text::{io_words, make_visible};
@@ -103,6 +104,13 @@ pub struct Client {
     /// A nickname the user typed to join again with, while the old one is
     /// taken, until the server takes it.
     chosen_nick: Option<String>,
+    /// The history the server sends on joining (`HISTORY`): whether its
+    /// heading has been shown since we joined, and, after reconnecting,
+    /// the time the connection was lost (only lines said since are shown:
+    /// the others were seen).
+    history_heading_shown: bool,
+    history_since: Option<u64>,
+    lost_at: Option<u64>,
 }
 
 impl Client {
@@ -130,6 +138,9 @@ impl Client {
             input_ended: false,
             failures: 0,
             chosen_nick: None,
+            history_heading_shown: false,
+            history_since: None,
+            lost_at: None,
         }
     }
 
@@ -290,7 +301,12 @@ impl Client {
         }
         let asks_server = !matches!(
             parse_input(&line),
-            Input::Empty | Input::Chat(_) | Input::Help | Input::Transfers | Input::Quit
+            Input::Empty
+                | Input::Chat(_)
+                | Input::Action(_)
+                | Input::Help
+                | Input::Transfers
+                | Input::Quit
         );
         let failures = self.failures;
         self.typed(&line);
@@ -426,6 +442,8 @@ impl Client {
             Input::Empty => Ok(()),
             Input::Chat(text) => self.say(text).map(|()| self.note_unquoted_path(text)),
             Input::Private { to, text } => self.whisper(to, text),
+            Input::Action(text) => self.act(text),
+            Input::Nick(nick) => self.rename(nick),
             Input::Who => self.send(&ClientMessage::Who),
             // "transfer complete, thanks": no such file, so it is chat.
             Input::Transfer {
@@ -451,7 +469,7 @@ impl Client {
             }
             Input::Help => {
                 for line in CHAT_HELP.lines().chain(FILE_HELP.lines()) {
-                    self.screen.print(line);
+                    self.screen.list(line);
                 }
                 Ok(())
             }
@@ -504,6 +522,24 @@ impl Client {
         };
         self.screen.echo(&describe(&echo).unwrap_or_default());
         self.send(&ClientMessage::Chat { text })
+    }
+
+    /// `/me`: does `text`, for everyone to see.
+    fn act(&mut self, text: &str) -> Result<(), String> {
+        let text = protocol::check_text(text).map_err(|fault| fault.detail)?;
+        let echo = ServerMessage::Action {
+            from: &self.nick,
+            text,
+        };
+        self.screen.echo(&describe(&echo).unwrap_or_default());
+        self.send(&ClientMessage::Action { text })
+    }
+
+    /// `/nick`: asks to be called `nick`. The name changes when the
+    /// server says so (`NICK`), for everyone at once.
+    fn rename(&mut self, nick: &str) -> Result<(), String> {
+        protocol::check_nick(nick).map_err(|error| error.to_string())?;
+        self.send(&ClientMessage::Nick { nick })
     }
 
     /// Says `text` to `to` alone.
@@ -642,9 +678,12 @@ impl Client {
         }
         let message = match ServerMessage::decode(line) {
             Ok(message) => message,
+            // A newer server may send messages this client does not know:
+            // they are skipped (`PROTOCOL.md`, "Versions").
+            Err(fault) if fault.code == ErrorCode::UnknownCommand => return,
             Err(fault) => {
-                // A newer server may send something we do not know: say
-                // so and carry on, since the line itself was well framed.
+                // A message we know, with fields we cannot read: say so
+                // and carry on, since the line itself was well framed.
                 let text = format!("! could not understand the server: {fault}");
                 return self.screen.complain(&text);
             }
@@ -707,6 +746,31 @@ impl Client {
                 // Someone whose file was cut off may be back for it.
                 self.uploads.joined(screen, connection, nick);
             }
+            ServerMessage::Chat { text, .. } | ServerMessage::Action { text, .. } => {
+                let line = describe(&message).unwrap_or_default();
+                match mentions(text, &self.nick) {
+                    true => screen.print_mention(&line),
+                    false => screen.print(&line),
+                }
+            }
+            ServerMessage::Private { .. } => {
+                screen.print_mention(&describe(&message).unwrap_or_default());
+            }
+            ServerMessage::Nick { old, new } => self.renamed(old, new),
+            ServerMessage::History { time, .. } => {
+                if self.history_since.is_some_and(|since| time < since) {
+                    return; // seen before the connection was lost
+                }
+                if !self.history_heading_shown {
+                    self.history_heading_shown = true;
+                    let heading = match self.history_since {
+                        None => "* said before you joined:",
+                        Some(_) => "* said while you were away:",
+                    };
+                    screen.print(heading);
+                }
+                screen.print_said_at(time, &describe(&message).unwrap_or_default());
+            }
             message => {
                 match message {
                     ServerMessage::Left { nick, .. } => {
@@ -724,6 +788,20 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// `NICK`: someone, perhaps us, is now called `new`.
+    fn renamed(&mut self, old: &str, new: &str) {
+        self.roster.remove(&nick_key(old));
+        self.roster.insert(nick_key(new), new.to_string());
+        if old != self.nick {
+            let line = describe(&ServerMessage::Nick { old, new }).unwrap_or_default();
+            return self.screen.print(&line);
+        }
+        self.nick = new.to_string();
+        self.screen.set_prompt(&format!("{new}> "));
+        let line = format!("* you are now known as {}", make_visible(new));
+        self.screen.print(&line);
     }
 
     /// The connection has ended. After our `QUIT` that is the goodbye we
@@ -762,6 +840,7 @@ impl Client {
         if !reconnect {
             return Some(Exit::Lost(why));
         }
+        self.lost_at.get_or_insert(unix_seconds());
         self.link.lost();
         None
     }
@@ -810,6 +889,8 @@ impl Client {
                 }
                 self.bye = None;
                 self.roster.clear(); // the server sends the list again
+                self.history_heading_shown = false;
+                self.history_since = self.lost_at.take();
                 self.screen.print(&line);
                 let (screen, connection) = (&mut self.screen, self.link.connection());
                 self.uploads.reconnected(screen, connection);

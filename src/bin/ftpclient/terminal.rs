@@ -32,10 +32,21 @@
 //! When standard input is not a terminal (a script, a pipe, a test), none
 //! of this happens: every event is printed as one plain line to standard
 //! output, and there is no input line and no live progress.
+//!
+//! # Times and mentions
+//!
+//! Each event line can start with the time it was shown (`14:03`, in the
+//! user's time zone: on by default on a terminal, on request in scripts),
+//! and a line said before one joined starts with the time it was said.
+//! On a terminal, a line that mentions the user (see
+//! `ftpchat::display::mentions`) is marked with `»`, shown in bold, and
+//! rings the terminal's bell (unless the user asked for quiet); a script's
+//! output stays plain text. [`event_text`] decides all this.
 
 use crate::editor::{Edit, Editor, Key};
 use crate::progress::Status;
 use crate::width::{fit, grapheme_width, graphemes, text_width};
+use ftpchat::clock::{LocalZone, unix_seconds};
 use ftpchat::tty;
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
@@ -66,12 +77,34 @@ pub struct Screen {
     cursor_column: usize,
     /// Whether the row has changed since it was drawn.
     dirty: bool,
+    /// The user's time zone; whether event lines start with the time;
+    /// whether a mention rings the bell.
+    zone: LocalZone,
+    times: bool,
+    bell: bool,
 }
+
+/// How event lines look: see "Times and mentions" above.
+#[derive(Clone, Copy, Debug)]
+pub struct Look {
+    /// The user's time zone.
+    pub zone: LocalZone,
+    /// Whether each event line starts with the time.
+    pub times: bool,
+    /// Whether a mention rings the terminal's bell (never in scripts).
+    pub bell: bool,
+}
+
+/// The mark in front of a line that mentions the user.
+pub const MENTION_MARK: &str = "»";
 
 impl Screen {
     /// A screen for plain line output (not a terminal).
-    pub fn plain() -> Screen {
+    pub fn plain(look: Look) -> Screen {
         Screen {
+            zone: look.zone,
+            times: look.times,
+            bell: false,
             interactive: false,
             prompt: String::new(),
             editor: Editor::new(),
@@ -92,7 +125,7 @@ impl Screen {
     ///
     /// Running `stty` failed (it is missing, or standard input is not a
     /// terminal).
-    pub fn raw(prompt: &str) -> io::Result<Screen> {
+    pub fn raw(prompt: &str, look: Look) -> io::Result<Screen> {
         // -icanon: keys arrive one at a time; -echo: we draw them;
         // -isig: Ctrl-C is a key we handle (so the terminal is restored);
         // -ixon: Ctrl-S does not freeze output; min 1: reads wait for a key.
@@ -110,6 +143,9 @@ impl Screen {
             drawn_width: 0,
             cursor_column: 0,
             dirty: true,
+            zone: look.zone,
+            times: look.times,
+            bell: look.bell,
         };
         screen.flush();
         Ok(screen)
@@ -163,15 +199,51 @@ impl Screen {
     /// Shows the matches of a completion, if there were several.
     fn show_matches(&mut self, matches: &[String]) {
         if matches.len() > 1 {
-            self.print(&matches.join("  "));
+            self.list(&matches.join("  "));
         } else {
             self.redraw();
         }
     }
 
-    /// Prints one event line to standard output, keeping the input line
-    /// intact below it.
+    /// Prints one event line to standard output (after the time, if times
+    /// are on), keeping the input line intact below it.
     pub fn print(&mut self, line: &str) {
+        let line = event_text(self.time_now().as_deref(), line, Mention::No);
+        self.write_line(&line);
+    }
+
+    /// Prints an event line that mentions the user (see "Times and
+    /// mentions" above).
+    pub fn print_mention(&mut self, line: &str) {
+        let mention = match self.interactive {
+            true => Mention::Marked { bell: self.bell },
+            false => Mention::No,
+        };
+        let line = event_text(self.time_now().as_deref(), line, mention);
+        self.write_line(&line);
+    }
+
+    /// Prints a line said at `time` (seconds since 1970), before the user
+    /// joined: after the time it was said, whether times are on or not.
+    pub fn print_said_at(&mut self, time: u64, line: &str) {
+        let when = self.zone.when(time, unix_seconds());
+        self.write_line(&format!("{when} {line}"));
+    }
+
+    /// Prints a line of a listing (help, completions): not an event, so
+    /// never after a time.
+    pub fn list(&mut self, line: &str) {
+        self.write_line(line);
+    }
+
+    /// The time now, as event lines show it, if times are on.
+    fn time_now(&self) -> Option<String> {
+        self.times.then(|| self.zone.hh_mm(unix_seconds()))
+    }
+
+    /// Writes one line to standard output, keeping the input line intact
+    /// below it.
+    fn write_line(&mut self, line: &str) {
         if !self.interactive {
             println!("{line}");
             return;
@@ -320,6 +392,32 @@ impl Drop for Screen {
     }
 }
 
+/// Whether, and how, a line that mentions the user stands out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mention {
+    /// It does not (or not here: a script's output stays plain).
+    No,
+    /// Marked and in bold, with the terminal's bell if `bell`.
+    Marked {
+        /// Whether to ring the bell.
+        bell: bool,
+    },
+}
+
+/// The text written for an event `line`: after its `time` (if any), and,
+/// for a mention, marked with [`MENTION_MARK`], in bold (`ESC [1m` to
+/// `ESC [0m`), and followed by the bell (the byte 7) if wanted.
+pub fn event_text(time: Option<&str>, line: &str, mention: Mention) -> String {
+    let time = time.map(|time| format!("{time} ")).unwrap_or_default();
+    match mention {
+        Mention::No => format!("{time}{line}"),
+        Mention::Marked { bell } => {
+            let bell = if bell { "\x07" } else { "" };
+            format!("\x1b[1m{time}{MENTION_MARK} {line}\x1b[0m{bell}")
+        }
+    }
+}
+
 /// How many rows below the start of a row `drawn_width` columns wide the
 /// cursor (at `cursor_column` of it) is, on a terminal `columns` wide
 /// that wrapped it: the row where its column falls, but never below the
@@ -442,6 +540,27 @@ fn scroll(input: &str, cursor: usize, room: usize) -> (&str, usize) {
 mod tests {
     use super::*;
     use crate::progress::{Direction, Progress};
+
+    #[test]
+    fn event_lines_carry_the_time_and_mentions_stand_out() {
+        assert_eq!(event_text(None, "<bob> hi", Mention::No), "<bob> hi");
+        assert_eq!(
+            event_text(Some("14:03"), "<bob> hi", Mention::No),
+            "14:03 <bob> hi"
+        );
+        assert_eq!(
+            event_text(
+                Some("14:03"),
+                "<bob> alice?",
+                Mention::Marked { bell: true }
+            ),
+            "\x1b[1m14:03 » <bob> alice?\x1b[0m\x07"
+        );
+        assert_eq!(
+            event_text(None, "*bob* psst", Mention::Marked { bell: false }),
+            "\x1b[1m» *bob* psst\x1b[0m"
+        );
+    }
 
     fn status(name: &str, direction: Direction) -> Status {
         Progress::new("k".into(), name, direction, 1000).after_data("checking and saving", "saving")

@@ -77,8 +77,9 @@ pub fn plain_text_of(lines: &[u8]) -> Vec<u8> {
 
 /// The frame that greets a new member: `WELCOME` and the `USERS` lines
 /// (already encoded, in `users`) for a full client; the same in words,
-/// with a hint about `/help`, for a plain one.
-pub fn greeting(nick: &str, kind: ClientKind, users: Vec<u8>) -> Frame {
+/// with a hint about `/help`, for a plain one. Then the `history`, already
+/// in the member's language (see `history.rs`).
+pub fn greeting(nick: &str, kind: ClientKind, users: Vec<u8>, history: Vec<u8>) -> Frame {
     let mut frame = Vec::new();
     match kind {
         ClientKind::Full => {
@@ -93,6 +94,7 @@ pub fn greeting(nick: &str, kind: ClientKind, users: Vec<u8>) -> Frame {
             frame.extend(plain_text_of(&users));
         }
     }
+    frame.extend(history);
     Arc::new(frame)
 }
 
@@ -113,10 +115,10 @@ mod tests {
     fn each_kind_is_greeted_in_its_own_language() {
         let users = b"USERS 1 carol\n".to_vec();
         assert_eq!(
-            *greeting("carol", ClientKind::Full, users.clone()),
+            *greeting("carol", ClientKind::Full, users.clone(), Vec::new()),
             b"WELCOME carol\nUSERS 1 carol\n"
         );
-        let text = greeting("carol", ClientKind::Plain, users);
+        let text = greeting("carol", ClientKind::Plain, users, Vec::new());
         assert!(text.starts_with(b"* welcome to ftpchat, carol! "));
         assert!(text.ends_with(b"/help for commands\r\n* 1 user online: carol\r\n"));
     }

@@ -28,13 +28,20 @@
 //! of nicknames is changed only together with the members (in
 //! [`Registry::add_member`] and [`Registry::remove_member`]), so the two
 //! can never disagree. The files being relayed ([`Transfers`]) live under
-//! the same lock, since a departure changes both at once.
+//! the same lock, since a departure changes both at once, and so does the
+//! history for late joiners ([`History`]), since a newcomer must get each
+//! line either as history or live.
 
+use crate::history::History;
 use crate::ids::ClientId;
 use crate::ids::RelayId;
+use crate::log::log;
 use crate::outbox::{Frame, Outbox, Priority};
 use crate::plain::{ClientKind, encode_for, greeting, plain_text_of};
-use crate::transfers::{ChunkPlan, Deliveries, Recipient, Relay, Stage, TransferError, Transfers};
+use crate::transfers::{
+    ChunkPlan, Deliveries, OfferedFile, Recipient, Relay, Stage, TransferError, Transfers,
+};
+use ftpchat::clock::{LocalZone, unix_seconds};
 use ftpchat::protocol::{Delivery, ErrorCode, ServerMessage, encode_users, nick_key};
 use ftpchat::text::make_visible;
 use std::collections::HashMap;
@@ -68,7 +75,6 @@ impl Member {
 }
 
 /// The maps themselves: what the mutex protects.
-#[derive(Default)]
 struct Registry {
     /// Connections still in their handshake.
     pending: HashMap<ClientId, Outbox>,
@@ -79,6 +85,8 @@ struct Registry {
     ids_by_nick: HashMap<String, ClientId>,
     /// Files being relayed.
     transfers: Transfers,
+    /// The last public lines, for whoever joins next.
+    history: History,
     /// Set when the server shuts down: departures are no longer announced.
     closing: bool,
 }
@@ -102,6 +110,8 @@ pub struct StartedRelay {
     pub plain_members: Vec<Outbox>,
     /// Nicknames of a list that are not connected (reported `lost`).
     pub absent: Vec<String>,
+    /// The recipients' nicknames, sorted, for the log.
+    pub nicks: Vec<String>,
 }
 
 /// Who a file goes to: see [`Registry::recipients_for`].
@@ -117,11 +127,22 @@ pub struct Clients {
     /// Signalled whenever a connection is removed; shutdown waits on it.
     client_removed: Condvar,
     max_clients: usize,
+    /// The server's time zone, for the times of the history sent to plain
+    /// clients (a full client shows them in its own).
+    zone: LocalZone,
 }
 
 /// Why a nickname could not be taken.
 #[derive(Debug)]
 pub struct NickTaken;
+
+/// A member sent away by the server's operator (see [`Clients::kick`]).
+pub struct Kicked {
+    /// The nickname it had.
+    pub nick: String,
+    /// Its connection.
+    pub id: ClientId,
+}
 
 /// Why a message could not be delivered to one user.
 #[derive(Debug)]
@@ -150,12 +171,23 @@ impl Drop for Registration<'_> {
 }
 
 impl Clients {
-    /// An empty registry that admits up to `max_clients` connections.
-    pub fn new(max_clients: usize) -> Clients {
+    /// An empty registry that admits up to `max_clients` connections, and
+    /// keeps the last `history_lines` public lines for newcomers (see
+    /// `history.rs`), whose times plain clients read in `zone`.
+    pub fn new(max_clients: usize, history_lines: usize, zone: LocalZone) -> Clients {
+        let registry = Registry {
+            pending: HashMap::new(),
+            members: HashMap::new(),
+            ids_by_nick: HashMap::new(),
+            transfers: Transfers::default(),
+            history: History::new(history_lines),
+            closing: false,
+        };
         Clients {
-            registry: Mutex::new(Registry::default()),
+            registry: Mutex::new(registry),
             client_removed: Condvar::new(),
             max_clients,
+            zone,
         }
     }
 
@@ -189,9 +221,9 @@ impl Clients {
     }
 
     /// Makes pending connection `id` a member named `nick`, greets it
-    /// (`WELCOME` and who is online: everyone's nickname, or in a large
-    /// room just the count), and tells the others (unless the room is
-    /// large).
+    /// (`WELCOME`, who is online: everyone's nickname, or in a large room
+    /// just the count; then the history), and tells the others (unless
+    /// the room is large).
     ///
     /// # Errors
     ///
@@ -221,11 +253,15 @@ impl Clients {
                 let users = Clients::users_message(&registry.nicks());
                 (users, registry.members_except(Some(id)))
             };
+            let mut history = Vec::new();
+            let zone = self.zone;
+            (registry.history).encode_for(kind, zone, unix_seconds(), &mut history);
             // The greeting is queued before the lock is released: from the
             // moment others can relay to the newcomer, their messages queue
-            // behind it, so its first line is always WELCOME. (Its queue
-            // is empty, so this never waits.)
-            outbox.send(greeting(nick, kind, users), Priority::Urgent);
+            // behind it, so its first line is always WELCOME, and the
+            // history comes before any live line. (Its queue is empty, so
+            // this never waits.)
+            outbox.send(greeting(nick, kind, users, history), Priority::Urgent);
             recipients
         };
         send_batch(&recipients, ServerMessage::Joined { nick }.to_bytes());
@@ -257,7 +293,8 @@ impl Clients {
                 true => Vec::new(),
                 false => registry.members_except(None),
             };
-            (member.nick, recipients, deliveries)
+            let log_lines = registry.transfers.take_log();
+            (member.nick, recipients, (deliveries, log_lines))
         };
         // Sending may wait for a slow client: never with the lock held.
         send_deliveries(deliveries);
@@ -268,23 +305,111 @@ impl Clients {
         send_batch(&recipients, left.to_bytes());
     }
 
-    /// Sends `batch`, one or more encoded server messages, to every member
-    /// except `from`.
+    /// Sends `batch`, one or more encoded `CHAT` and `ACTION` lines said
+    /// by member `from`, to every other member, and keeps them in the
+    /// history. Nothing is sent for a connection that is no longer a
+    /// member (its operator sent it away).
     pub fn broadcast(&self, from: ClientId, batch: Vec<u8>) {
-        let recipients = self.lock().members_except(Some(from));
+        let now = unix_seconds();
+        let recipients = {
+            let mut registry = self.lock();
+            if !registry.members.contains_key(&from) {
+                return;
+            }
+            registry.history.record(&batch, now);
+            registry.members_except(Some(from))
+        };
         // The lock is released before sending: `send` may wait for a slow
         // client's queue to drain, and nobody else should wait with it.
         send_batch(&recipients, batch);
     }
 
-    /// Sends `message` to the member called `nick` alone.
+    /// Sends `message` (a notice from the server's operator) to every
+    /// member.
+    pub fn announce(&self, message: &ServerMessage) {
+        let recipients = self.lock().members_except(None);
+        send_batch(&recipients, message.to_bytes());
+    }
+
+    /// Member `id` is now called `new`: the index of nicknames follows,
+    /// and everyone is told (`NICK OLD NEW`; in a large room, only the
+    /// member itself). Returns the old nickname. Files already on their
+    /// way keep the names they started with.
     ///
     /// # Errors
     ///
-    /// [`NoSuchNick`] if nobody by that name is online.
-    pub fn send_to(&self, nick: &str, message: &ServerMessage) -> Result<(), NoSuchNick> {
+    /// [`NickTaken`] if another member has that nickname (ignoring case),
+    /// or `id` is not a member.
+    pub fn rename(&self, id: ClientId, new: &str) -> Result<String, NickTaken> {
+        let (old, recipients) = {
+            let mut registry = self.lock();
+            let key = nick_key(new);
+            if registry
+                .ids_by_nick
+                .get(&key)
+                .is_some_and(|&other| other != id)
+            {
+                return Err(NickTaken);
+            }
+            let large = registry.is_large_room();
+            let Some(member) = registry.members.get_mut(&id) else {
+                return Err(NickTaken);
+            };
+            let old = std::mem::replace(&mut member.nick, new.to_string());
+            let own = (member.outbox.clone(), member.kind);
+            registry.ids_by_nick.remove(&nick_key(&old));
+            registry.ids_by_nick.insert(key, id);
+            let recipients = match large {
+                true => vec![own],
+                false => registry.members_except(None),
+            };
+            (old, recipients)
+        };
+        let message = ServerMessage::Nick { old: &old, new };
+        send_batch(&recipients, message.to_bytes());
+        Ok(old)
+    }
+
+    /// Sends the member called `nick` away, for `reason` (the server's
+    /// operator typed `/kick`): it is told why (`BYE`) and its connection
+    /// closed; the others are told it left, and why; its nickname is free
+    /// at once; its files end for good. Returns who it was, or `None` if
+    /// nobody by that name is online.
+    pub fn kick(&self, nick: &str, reason: &str) -> Option<Kicked> {
+        let (id, nick, outbox, kind) = {
+            let registry = self.lock();
+            let &id = registry.ids_by_nick.get(&nick_key(nick))?;
+            let member = &registry.members[&id];
+            (id, member.nick.clone(), member.outbox.clone(), member.kind)
+        };
+        let bye = ServerMessage::Bye { reason };
+        outbox.send(encode_for(kind, &bye), Priority::Urgent);
+        outbox.close();
+        // Its thread still reads what the client had sent until the
+        // connection closes; as it is no longer a member, none of that
+        // reaches anyone.
+        self.remove(id, reason, true);
+        Some(Kicked { nick, id })
+    }
+
+    /// Sends `message` from member `from` to the member called `nick`
+    /// alone.
+    ///
+    /// # Errors
+    ///
+    /// [`NoSuchNick`] if nobody by that name is online (or `from` is no
+    /// longer a member).
+    pub fn send_to(
+        &self,
+        from: ClientId,
+        nick: &str,
+        message: &ServerMessage,
+    ) -> Result<(), NoSuchNick> {
         let (outbox, kind) = {
             let registry = self.lock();
+            if !registry.members.contains_key(&from) {
+                return Err(NoSuchNick);
+            }
             let member = registry.member_named(nick).ok_or(NoSuchNick)?;
             (member.outbox.clone(), member.kind)
         };
@@ -292,9 +417,9 @@ impl Clients {
         Ok(())
     }
 
-    /// Registers a file of `size` bytes that `sender` offers to `to` (a
-    /// nickname, or `*` for every other full client) under its own number
-    /// `sender_id`. Offers nobody answers expire at `offer_deadline`.
+    /// Registers `file`, which `sender` offers to `to` (a nickname,
+    /// several separated by commas, or `*` for every other full client).
+    /// Offers nobody answers expire at `offer_deadline`.
     ///
     /// # Errors
     ///
@@ -304,9 +429,8 @@ impl Clients {
     pub fn start_relay(
         &self,
         sender: ClientId,
-        sender_id: u64,
+        file: &OfferedFile,
         to: &str,
-        size: u64,
         offer_deadline: Instant,
     ) -> Result<StartedRelay, Refusal> {
         let mut registry = self.lock();
@@ -324,20 +448,16 @@ impl Clients {
             absent,
         } = registry.recipients_for(sender, to)?;
         let outboxes = recipients.values().map(|r| r.outbox.clone()).collect();
-        let relay = Relay::new(
-            sender,
-            sender_id,
-            sender_outbox,
-            size,
-            recipients,
-            offer_deadline,
-        );
+        let mut nicks: Vec<String> = recipients.values().map(|r| r.nick.clone()).collect();
+        nicks.sort_by_key(|nick| nick_key(nick));
+        let relay = Relay::new(sender, file, sender_outbox, recipients, offer_deadline);
         let id = registry.transfers.start(relay);
         Ok(StartedRelay {
             id,
             recipients: outboxes,
             plain_members,
             absent,
+            nicks,
         })
     }
 
@@ -364,16 +484,19 @@ impl Clients {
         offset: u64,
     ) -> Result<(), TransferError> {
         let deliveries = self.lock().transfers.accept(id, recipient, offset)?;
-        send_deliveries(deliveries);
+        send_deliveries((deliveries, Vec::new()));
         Ok(())
     }
 
     /// `DECLINE` from `recipient` for relay `id`. Returns `false` if it was
     /// not a recipient.
     pub fn decline(&self, id: RelayId, recipient: ClientId, reason: &str) -> bool {
-        let deliveries = self.lock().transfers.decline(id, recipient, reason);
+        let mut registry = self.lock();
+        let deliveries = registry.transfers.decline(id, recipient, reason);
+        let log_lines = registry.transfers.take_log();
+        drop(registry);
         let declined = deliveries.is_some();
-        send_deliveries(deliveries.unwrap_or_default());
+        send_deliveries((deliveries.unwrap_or_default(), log_lines));
         declined
     }
 
@@ -410,34 +533,34 @@ impl Clients {
     /// Stops relay `id` before the end of the file: its remaining
     /// recipients are sent `CANCEL` with `reason`.
     pub fn cancel_relay(&self, id: RelayId, reason: &str) {
-        let deliveries = self.lock().transfers.cancel(id, reason);
-        send_deliveries(deliveries);
+        let mut registry = self.lock();
+        let deliveries = registry.transfers.cancel(id, reason);
+        let log_lines = registry.transfers.take_log();
+        drop(registry);
+        send_deliveries((deliveries, log_lines));
     }
 
     /// Records how relay `id` turned out for `recipient`, and tells the
     /// sender. Returns `false` if `recipient` was not receiving it.
     pub fn report_delivery(&self, id: RelayId, recipient: ClientId, outcome: Delivery) -> bool {
-        let Some(report) = self.lock().transfers.report(id, recipient) else {
+        let mut registry = self.lock();
+        let Some(deliveries) = registry.transfers.report(id, recipient, outcome) else {
             return false;
         };
-        let message = ServerMessage::Delivered {
-            id: report.sender_id,
-            nick: &report.nick,
-            outcome,
-        };
-        let frame = Arc::new(message.to_bytes());
-        report.sender_outbox.send(frame, Priority::Urgent);
+        let log_lines = registry.transfers.take_log();
+        drop(registry);
+        send_deliveries((deliveries, log_lines));
         true
     }
 
     /// Ends offers and transfers that have waited too long (see
     /// [`Transfers::expire`]).
     pub fn expire(&self, now: Instant, offer_timeout: Duration, data_timeout: Duration) {
-        let deliveries = self
-            .lock()
-            .transfers
-            .expire(now, offer_timeout, data_timeout);
-        send_deliveries(deliveries);
+        let mut registry = self.lock();
+        let deliveries = registry.transfers.expire(now, offer_timeout, data_timeout);
+        let log_lines = registry.transfers.take_log();
+        drop(registry);
+        send_deliveries((deliveries, log_lines));
     }
 
     /// Everyone's nickname, sorted without regard to case.
@@ -592,8 +715,12 @@ impl Registry {
     }
 }
 
-/// Sends frames collected under the lock, now that it is released.
-fn send_deliveries(deliveries: Deliveries) {
+/// Sends frames collected under the lock, and logs the lines written
+/// with them, now that it is released.
+fn send_deliveries((deliveries, log_lines): (Deliveries, Vec<String>)) {
+    for line in log_lines {
+        log(format_args!("{line}"));
+    }
     for (outbox, frame, priority) in deliveries {
         outbox.send(frame, priority);
     }
@@ -666,7 +793,7 @@ mod tests {
 
     #[test]
     fn a_handler_that_panics_holding_the_lock_is_cleaned_up() {
-        let clients = Arc::new(Clients::new(10));
+        let clients = Arc::new(Clients::new(10, 0, LocalZone::UTC));
         let (_, _bob, mut bob_socket) = member(&clients, "bob");
         let doomed = Arc::clone(&clients);
         let outcome = thread::spawn(move || {
@@ -692,7 +819,7 @@ mod tests {
 
     #[test]
     fn nicknames_are_unique_regardless_of_case() {
-        let clients = Clients::new(10);
+        let clients = Clients::new(10, 0, LocalZone::UTC);
         let (_, _alice, _) = member(&clients, "Alice");
         let (outbox, _far) = connection("test");
         let id = ClientId::next();
@@ -704,7 +831,7 @@ mod tests {
 
     #[test]
     fn the_registry_refuses_connections_beyond_its_maximum() {
-        let clients = Clients::new(1);
+        let clients = Clients::new(1, 0, LocalZone::UTC);
         assert!(!clients.is_full());
         let (_, _first, _) = member(&clients, "first");
         assert!(clients.is_full());
@@ -714,7 +841,7 @@ mod tests {
 
     #[test]
     fn a_pending_connection_that_leaves_is_not_announced() {
-        let clients = Clients::new(10);
+        let clients = Clients::new(10, 0, LocalZone::UTC);
         let (_, _bob, mut bob_socket) = member(&clients, "bob");
         let (outbox, _far) = connection("test");
         drop(clients.register(ClientId::next(), outbox));

@@ -26,7 +26,7 @@ use crate::log::log;
 use crate::outbox::{Frame, Outbox, Priority, Token};
 use crate::plain::{ClientKind, encode_for, reply_error};
 use crate::shared::Server;
-use crate::transfers::ChunkPlan;
+use crate::transfers::{ChunkPlan, OfferedFile};
 use ftpchat::protocol::{Chunk, Delivery, ErrorCode, ServerMessage};
 use ftpchat::text::{format_size, make_visible};
 use std::collections::HashMap;
@@ -101,21 +101,26 @@ impl Files {
             return refuse(sender, id, ErrorCode::FileTooLarge, &text);
         }
         let deadline = Instant::now() + settings.offer_timeout;
-        let started = match clients.start_relay(sender.id, id, to, size, deadline) {
+        let file = OfferedFile {
+            sender_id: id,
+            from: sender.nick,
+            name,
+            size,
+        };
+        let started = match clients.start_relay(sender.id, &file, to, deadline) {
             Ok(started) => started,
             Err(refusal) => return refuse(sender, id, refusal.code, &refusal.text),
         };
-        let count = started.recipients.len();
-        let recipients = if count == 1 {
-            "recipient"
-        } else {
-            "recipients"
+        let absent = match started.absent.is_empty() {
+            true => String::new(),
+            false => format!(" (not connected: {})", started.absent.join(", ")),
         };
         log(format_args!(
-            "{} {} offers {:?} ({size} bytes) to {count} {recipients} as transfer {}",
+            "{} {} offers {:?} ({size} bytes) to {} as transfer {}{absent}",
             sender.id,
             sender.nick,
             make_visible(name),
+            started.nicks.join(", "),
             started.id
         ));
         // Answer the sender first: a recipient may answer at once, and

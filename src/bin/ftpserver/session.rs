@@ -5,8 +5,9 @@
 //! [`FrameReader`]. A full client's lines are protocol messages
 //! ([`ClientMessage`]); a plain client's are typed text, read with the same
 //! parser the full client uses for its user's input ([`parse_input`]), so
-//! `/msg bob hi` means the same from either. Chat is relayed through the
-//! registry (`registry.rs`), files through `relay.rs`.
+//! `/msg bob hi` means the same from either. Chat, actions (`/me`) and
+//! changes of nickname go through the registry (`registry.rs`), files
+//! through `relay.rs`.
 //!
 //! # Silence
 //!
@@ -17,7 +18,8 @@
 //!
 //! # Chat in batches
 //!
-//! Chat lines are not relayed one by one: they collect in a batch, which
+//! Chat lines (and actions) are not relayed one by one: they collect in a
+//! batch, which
 //! is relayed when the reader has no more input waiting (so a lone line
 //! goes out at once) or the batch is full. A client that sends many lines
 //! quickly has them relayed many per write.
@@ -35,7 +37,7 @@ use crate::shared::Server;
 use ftpchat::input::{CHAT_HELP, Input, parse_input};
 use ftpchat::keepalive::{Keepalive, Silence, is_timeout};
 use ftpchat::protocol::{
-    self, ClientMessage, ErrorCode, Frame, FrameReader, ProtocolError, ServerMessage,
+    self, ClientMessage, ErrorCode, Frame, FrameReader, ProtocolError, ServerMessage, check_nick,
 };
 use ftpchat::text::make_visible;
 use ftpchat::trace;
@@ -55,7 +57,8 @@ pub struct Session<'a> {
     kind: ClientKind,
     outbox: Outbox,
     server: &'a Server,
-    /// Chat messages read but not yet relayed, as encoded `CHAT` lines.
+    /// Chat messages read but not yet relayed, as encoded `CHAT` and
+    /// `ACTION` lines.
     batch: Vec<u8>,
     /// Files this member is sending.
     files: Files,
@@ -244,14 +247,18 @@ impl<'a> Session<'a> {
         };
         if !matches!(
             message,
-            ClientMessage::Chat { .. } | ClientMessage::Got { .. }
+            ClientMessage::Chat { .. } | ClientMessage::Action { .. } | ClientMessage::Got { .. }
         ) {
             // Relay earlier chat first, so that everything keeps its order.
             self.flush_batch();
         }
         if matches!(
             message,
-            ClientMessage::Chat { .. } | ClientMessage::Private { .. } | ClientMessage::Who
+            ClientMessage::Chat { .. }
+                | ClientMessage::Action { .. }
+                | ClientMessage::Private { .. }
+                | ClientMessage::Nick { .. }
+                | ClientMessage::Who
         ) {
             match self.spend_budget() {
                 Some(Verdict::Pass) => {}
@@ -261,7 +268,9 @@ impl<'a> Session<'a> {
         }
         match message {
             ClientMessage::Chat { text } => self.chat(text),
+            ClientMessage::Action { text } => self.action(text),
             ClientMessage::Private { to, text } => self.private(to, text),
+            ClientMessage::Nick { nick } => self.change_nick(nick),
             ClientMessage::Who => self.who(),
             ClientMessage::Quit => return Some(self.quit()),
             ClientMessage::Ping { token } => self.reply(&ServerMessage::Pong { token }),
@@ -350,7 +359,9 @@ impl<'a> Session<'a> {
         if matches!(
             input,
             Input::Chat(_)
+                | Input::Action(_)
                 | Input::Private { .. }
+                | Input::Nick(_)
                 | Input::Who
                 | Input::Transfer { slash: false, .. }
         ) {
@@ -366,10 +377,18 @@ impl<'a> Session<'a> {
                 Ok(text) => self.chat(text),
                 Err(fault) => self.reply_error(fault.code, &fault.detail),
             },
+            Input::Action(text) => match protocol::check_text(text) {
+                Ok(text) => self.action(text),
+                Err(fault) => self.reply_error(fault.code, &fault.detail),
+            },
             Input::Private { to, text } => match protocol::check_text(text) {
                 Ok(text) => self.private(to, text),
                 Err(fault) => self.reply_error(fault.code, &fault.detail),
             },
+            Input::Nick(nick) => {
+                self.flush_batch();
+                self.change_nick(nick);
+            }
             Input::Who => self.who(),
             Input::Help => {
                 self.flush_batch();
@@ -412,13 +431,46 @@ impl<'a> Session<'a> {
         message.encode(&mut self.batch);
     }
 
+    /// Adds an action (`/me waves`), stamped with the sender's nickname,
+    /// to the batch.
+    fn action(&mut self, text: &str) {
+        let message = ServerMessage::Action {
+            from: &self.nick,
+            text,
+        };
+        message.encode(&mut self.batch);
+    }
+
+    /// `/nick NEW`: the member wants to be called `new`. Checked as a
+    /// nickname at joining is; the registry tells everyone.
+    fn change_nick(&mut self, new: &str) {
+        if let Err(error) = check_nick(new) {
+            return self.reply_error(ErrorCode::BadNick, &error.to_string());
+        }
+        let shown = make_visible(new);
+        if new == self.nick {
+            let text = format!("you are already called {shown}");
+            return self.reply_error(ErrorCode::BadNick, &text);
+        }
+        match self.server.clients.rename(self.id, new) {
+            Ok(old) => {
+                log(format_args!("{} {old} is now known as {new}", self.id));
+                self.nick = new.to_string();
+            }
+            Err(_) => {
+                let text = format!("nickname {shown} is already taken");
+                self.reply_error(ErrorCode::NickTaken, &text);
+            }
+        }
+    }
+
     fn private(&mut self, to: &str, text: &str) {
         self.flush_batch();
         let message = ServerMessage::Private {
             from: &self.nick,
             text,
         };
-        if self.server.clients.send_to(to, &message).is_err() {
+        if self.server.clients.send_to(self.id, to, &message).is_err() {
             let text = format!("no user named {}", make_visible(to));
             self.reply_error(ErrorCode::NoSuchNick, &text);
         }

@@ -8,6 +8,7 @@
 //! is an atomic, so reading them needs no lock at all.
 
 use crate::registry::Clients;
+use ftpchat::clock::LocalZone;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -32,6 +33,10 @@ pub struct Settings {
     /// (0: no limit; see `flood.rs`).
     pub chat_burst: u32,
     pub chat_rate: f64,
+    /// Public lines kept for late joiners (0: none; see `history.rs`).
+    pub history_lines: usize,
+    /// The server's time zone, for times shown to plain clients.
+    pub zone: LocalZone,
 }
 
 impl Settings {
@@ -58,7 +63,7 @@ impl Server {
     /// A server with no clients yet, admitting up to `max_clients`.
     pub fn new(settings: Settings, max_clients: usize) -> Server {
         Server {
-            clients: Clients::new(max_clients),
+            clients: Clients::new(max_clients, settings.history_lines, settings.zone),
             settings,
             shutting_down: AtomicBool::new(false),
         }

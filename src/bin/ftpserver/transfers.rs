@@ -33,12 +33,16 @@
 //! the registry (`registry.rs`), under the registry's one lock, because a
 //! departure must update the members and the files in one step. Its
 //! methods change the map and return the frames to send; the registry
-//! sends them after releasing the lock.
+//! sends them after releasing the lock. How each transfer ends for each
+//! recipient is written down for the server's log the same way: kept
+//! here, and logged by the registry once the lock is released (see
+//! [`Transfers::take_log`]), so that a slow log never holds the lock.
 
 use crate::flow::{ChunkToken, Flow};
 use crate::ids::{ClientId, RelayId};
 use crate::outbox::{Frame, Outbox, Priority};
 use ftpchat::protocol::{Delivery, ErrorCode, ServerMessage};
+use ftpchat::text::{format_size, make_visible};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,6 +57,8 @@ pub struct Relay {
     pub sender: ClientId,
     /// The sender's own number for the transfer.
     pub sender_id: u64,
+    /// How the log names it: the file's name, size and sender.
+    pub label: String,
     /// Where answers about it go.
     pub sender_outbox: Outbox,
     /// The file's size, as offered.
@@ -98,14 +104,16 @@ pub enum Stage {
     Complete,
 }
 
-/// A recipient's report, to pass on to the sender as `DELIVERED`.
-pub struct Report {
-    /// Where the sender reads.
-    pub sender_outbox: Outbox,
-    /// The sender's number for the file.
+/// A file offered (`SEND`), as the relay needs it.
+pub struct OfferedFile<'a> {
+    /// The sender's number for the transfer.
     pub sender_id: u64,
-    /// The recipient who reported.
-    pub nick: String,
+    /// The sender's nickname, for the log.
+    pub from: &'a str,
+    /// The file's name, for the log.
+    pub name: &'a str,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// Where one chunk goes: each recipient whose offset is inside it, with
@@ -138,6 +146,8 @@ pub struct Transfers {
     relays: HashMap<RelayId, Relay>,
     /// The number the last relay got.
     last: Option<RelayId>,
+    /// Lines for the server's log, not yet logged.
+    log: Vec<String>,
 }
 
 impl Transfers {
@@ -147,6 +157,13 @@ impl Transfers {
         self.last = Some(id);
         self.relays.insert(id, relay);
         id
+    }
+
+    /// The lines for the server's log written since the last call: how
+    /// transfers ended, for whom. The caller logs them once it has
+    /// released the registry's lock.
+    pub fn take_log(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.log)
     }
 
     /// Whether relay `id` exists.
@@ -223,7 +240,7 @@ impl Transfers {
     ) -> Option<Deliveries> {
         let relay = self.relays.get_mut(&id)?;
         let entry = relay.recipients.remove(&recipient)?;
-        let frame = relay.report_frame(&entry.nick, Delivery::Declined(reason));
+        let frame = relay.report(id, &entry.nick, Delivery::Declined(reason), &mut self.log);
         let deliveries = vec![(relay.sender_outbox.clone(), frame, Priority::Urgent)];
         self.remove_if_finished(id);
         Some(deliveries)
@@ -334,7 +351,7 @@ impl Transfers {
         // then drops, as data of no file it has): an offer is withdrawn
         // before any later offer, and a file stops being written without
         // waiting for the rest of it.
-        self.stop(id, Arc::new(cancel.to_bytes()), Priority::Urgent)
+        self.stop(id, Arc::new(cancel.to_bytes()), Priority::Urgent, reason)
     }
 
     /// Stops relay `id` because its sender's connection was lost: as
@@ -348,14 +365,30 @@ impl Transfers {
         };
         // Behind the data already queued: every byte that reached the
         // server is worth keeping.
-        self.stop(id, Arc::new(paused.to_bytes()), Priority::Bulk)
+        let why = format!("paused: {reason}");
+        self.stop(id, Arc::new(paused.to_bytes()), Priority::Bulk, &why)
     }
 
     /// Stops relay `id`, sending `frame` (`CANCEL` or `PAUSED`), in the
-    /// queue `priority`, to the recipients that have not had everything.
-    fn stop(&mut self, id: RelayId, frame: Frame, priority: Priority) -> Deliveries {
+    /// queue `priority`, to the recipients that have not had everything;
+    /// `why` is for the log.
+    fn stop(&mut self, id: RelayId, frame: Frame, priority: Priority, why: &str) -> Deliveries {
         let mut deliveries = Vec::new();
         if let Some(relay) = self.relays.get_mut(&id) {
+            let mut stopped: Vec<&str> = relay
+                .recipients
+                .values()
+                .filter(|entry| entry.stage != Stage::Complete)
+                .map(|entry| entry.nick.as_str())
+                .collect();
+            if !stopped.is_empty() {
+                stopped.sort_unstable();
+                self.log.push(format!(
+                    "transfer {id} ({}) to {}: stopped ({why})",
+                    relay.label,
+                    stopped.join(", ")
+                ));
+            }
             relay.cancelled = true;
             relay.recipients.retain(|_, entry| {
                 if entry.stage == Stage::Complete {
@@ -369,20 +402,23 @@ impl Transfers {
         deliveries
     }
 
-    /// Records that `recipient` reported on relay `id`. Returns where to
-    /// pass the report on, or `None` if `recipient` was not receiving it.
-    pub fn report(&mut self, id: RelayId, recipient: ClientId) -> Option<Report> {
+    /// Records that `recipient` reported `outcome` for relay `id`.
+    /// Returns the report to pass on to the sender, or `None` if
+    /// `recipient` was not receiving it.
+    pub fn report(
+        &mut self,
+        id: RelayId,
+        recipient: ClientId,
+        outcome: Delivery,
+    ) -> Option<Deliveries> {
         let relay = self.relays.get_mut(&id)?;
         // Any stage: a recipient that cannot even create the file reports
         // that instead of answering the offer.
         let entry = relay.recipients.remove(&recipient)?;
-        let report = Report {
-            sender_outbox: relay.sender_outbox.clone(),
-            sender_id: relay.sender_id,
-            nick: entry.nick,
-        };
+        let frame = relay.report(id, &entry.nick, outcome, &mut self.log);
+        let deliveries = vec![(relay.sender_outbox.clone(), frame, Priority::Urgent)];
         self.remove_if_finished(id);
-        Some(report)
+        Some(deliveries)
     }
 
     /// Updates the relays for a client that left for `reason`: files it
@@ -425,7 +461,7 @@ impl Transfers {
         for id in receiving {
             let relay = self.relays.get_mut(&id).expect("listed just now");
             let entry = relay.recipients.remove(&client).expect("listed just now");
-            let frame = relay.report_frame(&entry.nick, outcome);
+            let frame = relay.report(id, &entry.nick, outcome, &mut self.log);
             deliveries.push((relay.sender_outbox.clone(), frame, Priority::Urgent));
             self.remove_if_finished(id);
         }
@@ -448,7 +484,7 @@ impl Transfers {
         for id in ids {
             let relay = self.relays.get_mut(&id).expect("listed just now");
             if relay.offer_deadline <= now {
-                relay.expire_offers(id, offer_timeout, &mut deliveries);
+                relay.expire_offers(id, offer_timeout, &mut deliveries, &mut self.log);
             }
             if relay.is_stalled(now, data_timeout) {
                 let secs = data_timeout.as_secs_f64();
@@ -486,22 +522,28 @@ impl Transfers {
 }
 
 impl Relay {
-    /// A relay of `size` bytes from `sender` (its number `sender_id`) to
-    /// `recipients`, whose offers expire at `offer_deadline`.
+    /// A relay of `file` from `sender` to `recipients`, whose offers
+    /// expire at `offer_deadline`.
     pub fn new(
         sender: ClientId,
-        sender_id: u64,
+        file: &OfferedFile,
         sender_outbox: Outbox,
-        size: u64,
         recipients: HashMap<ClientId, Recipient>,
         offer_deadline: Instant,
     ) -> Relay {
+        let label = format!(
+            "{:?}, {}, from {}",
+            make_visible(file.name),
+            format_size(file.size),
+            file.from
+        );
         Relay {
             sender,
-            sender_id,
-            flow: Flow::new(sender_outbox.clone(), sender_id),
+            sender_id: file.sender_id,
+            label,
+            flow: Flow::new(sender_outbox.clone(), file.sender_id),
             sender_outbox,
-            size,
+            size: file.size,
             position: 0,
             started: false,
             done: None,
@@ -512,8 +554,19 @@ impl Relay {
         }
     }
 
-    /// The `DELIVERED` frame that tells the sender how it went for `nick`.
-    fn report_frame(&self, nick: &str, outcome: Delivery) -> Frame {
+    /// The `DELIVERED` frame that tells the sender how relay `id` went for
+    /// `nick`; says so in `log` too.
+    fn report(&self, id: RelayId, nick: &str, outcome: Delivery, log: &mut Vec<String>) -> Frame {
+        let ending = match outcome {
+            Delivery::Ok => "delivered".to_string(),
+            Delivery::Declined("") => "declined".to_string(),
+            Delivery::Declined(reason) => format!("declined ({reason})"),
+            Delivery::Failed(reason) => format!("failed ({reason})"),
+            Delivery::Expired => "not answered in time".to_string(),
+            Delivery::Lost(reason) => format!("cut off ({reason}); may resume"),
+        };
+        let label = &self.label;
+        log.push(format!("transfer {id} ({label}) to {nick}: {ending}"));
         let message = ServerMessage::Delivered {
             id: self.sender_id,
             nick,
@@ -524,7 +577,13 @@ impl Relay {
 
     /// Withdraws the offers still unanswered: each recipient is told, and
     /// the sender learns that each expired.
-    fn expire_offers(&mut self, id: RelayId, timeout: Duration, deliveries: &mut Deliveries) {
+    fn expire_offers(
+        &mut self,
+        id: RelayId,
+        timeout: Duration,
+        deliveries: &mut Deliveries,
+        log: &mut Vec<String>,
+    ) {
         let secs = timeout.as_secs_f64();
         let reason = format!("the offer expired (no answer within {secs} s)");
         let cancel = ServerMessage::Cancel {
@@ -541,7 +600,7 @@ impl Relay {
         for client in expired {
             let entry = self.recipients.remove(&client).expect("listed just now");
             deliveries.push((entry.outbox, Arc::clone(&cancel), Priority::Urgent));
-            let frame = self.report_frame(&entry.nick, Delivery::Expired);
+            let frame = self.report(id, &entry.nick, Delivery::Expired, log);
             deliveries.push((self.sender_outbox.clone(), frame, Priority::Urgent));
         }
     }
