@@ -5,12 +5,10 @@
 mod common;
 
 use common::{
-    ClientProcess, Process, RawClient, ServerProcess, cksum, client_dir, join_with, list_dir,
+    ClientProcess, RawClient, ServerProcess, cksum, client_dir, in_terminal, join_with, list_dir,
     scratch_dir, test_bytes,
 };
 use std::fs;
-use std::path::Path;
-use std::process::Command;
 
 /// Makes `stuck`, a raw full client, accept file 1 and then never read
 /// again: it holds the transfer in the middle (until the stall timeout,
@@ -333,26 +331,6 @@ fn a_receiver_that_quits_at_once_and_its_sender_agree() {
         mallory.read_until("LEFT bob");
     }
     println!("{saved} saved and reported, {lost} given up by both ends");
-}
-
-/// Runs `program` with `args` on a pseudo-terminal (through `script`, a
-/// standard tool), so that it sees a terminal and reads keys; `None`
-/// where `script` is missing.
-fn in_terminal(dir: &Path, program: &str, args: &[&str], name: &str) -> Option<Process> {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: `script` (util-linux) is not installed, so no pseudo-terminal");
-        return None;
-    }
-    let mut line = format!("'{program}'");
-    for arg in args {
-        line.push_str(&format!(" '{arg}'"));
-    }
-    let mut command = Command::new("script");
-    command
-        .args(["-qfec", &line, "/dev/null"])
-        .env("TERM", "xterm")
-        .current_dir(dir);
-    Some(Process::spawn_command(command, name))
 }
 
 /// On a terminal, Ctrl-C while a file is being sent cancels it (and says

@@ -92,8 +92,9 @@ pub fn socat_relay(file: &Path, save_as: &Path) -> f64 {
 
 /// One file from a client to `receivers` others through `ncat --broker`;
 /// returns the seconds from the sender's start until every receiver has
-/// every byte.
-pub fn ncat_broker(file: &Path, receivers: usize, save_in: &Path) -> f64 {
+/// every byte, or `None` if some receiver never got them all (the broker
+/// does not wait for a slow receiver: on a busy machine it may lose data).
+pub fn ncat_broker(file: &Path, receivers: usize, save_in: &Path) -> Option<f64> {
     let port = free_port();
     let mut broker = Command::new("ncat");
     broker.args(["-v", "--broker", "-l", "127.0.0.1", &port.to_string()]);
@@ -137,15 +138,26 @@ pub fn ncat_broker(file: &Path, receivers: usize, save_in: &Path) -> f64 {
             .spawn()
             .unwrap(),
     );
-    let deadline = started + Duration::from_secs(300);
-    while !outputs
-        .iter()
-        .all(|output| fs::metadata(output).map(|m| m.len()).unwrap_or(0) >= len)
-    {
-        assert!(Instant::now() < deadline, "ncat never delivered");
+    let deadline = started + Duration::from_secs(120);
+    let lens = || {
+        outputs
+            .iter()
+            .map(|output| fs::metadata(output).map_or(0, |m| m.len()))
+    };
+    let mut secs = None;
+    while Instant::now() < deadline {
+        if lens().all(|got| got >= len) {
+            secs = Some(started.elapsed().as_secs_f64());
+            break;
+        }
         thread::sleep(Duration::from_millis(2)); // sampling the files' sizes
     }
-    let secs = started.elapsed().as_secs_f64();
+    if secs.is_none() {
+        let least = lens().min().unwrap_or(0);
+        println!(
+            "  ncat --broker did not deliver: a receiver had {least} of {len} bytes after 120 s"
+        );
+    }
     for mut child in clients.into_iter().chain([broker]) {
         let _ = child.kill();
         let _ = child.wait();

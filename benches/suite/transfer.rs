@@ -167,7 +167,7 @@ pub fn relay(report: &mut Report) {
             let _ = fs::remove_file(&copy);
         }
         if ncat {
-            ncat_secs.push(ncat_broker(&file, 1, &dir));
+            ncat_secs.extend(ncat_broker(&file, 1, &dir));
         }
     }
     let ratio = Stats::of(&ours).median / Stats::of(&theirs).median;
@@ -209,7 +209,7 @@ fn compare(
     target: &str,
 ) {
     if theirs.is_empty() {
-        println!("  {metric}: skipped (not installed)");
+        println!("  {metric}: skipped (not installed, or never delivered)");
         return;
     }
     let ratio = Stats::of(ours).median / Stats::of(theirs).median;
@@ -235,7 +235,7 @@ pub fn fan_out(report: &mut Report) {
         eight.push(megabytes_per_second(8 * len, secs));
         eight_secs.push(secs);
         if ncat {
-            ncat_secs.push(ncat_broker(&file, 8, &dir));
+            ncat_secs.extend(ncat_broker(&file, 8, &dir));
         }
     }
     let ratio = Stats::of(&eight).median / Stats::of(&single).median;

@@ -89,7 +89,7 @@ pub enum ServerMessage<'a> {
     /// `ERROR CODE TEXT`: the last request failed, or the connection is
     /// about to be closed.
     Error {
-        /// The wire spelling of an [`ErrorCode`](super::ErrorCode) (kept as text, so that a
+        /// The wire spelling of an [`ErrorCode`] (kept as text, so that a
         /// client can show codes newer than itself).
         code: &'a str,
         /// What went wrong, for a person.
@@ -122,7 +122,7 @@ pub enum ServerMessage<'a> {
     Refused {
         /// The sender's transfer id.
         id: u64,
-        /// The wire spelling of an [`ErrorCode`](super::ErrorCode).
+        /// The wire spelling of an [`ErrorCode`].
         code: &'a str,
         /// Why, for a person.
         text: &'a str,
@@ -219,8 +219,8 @@ impl<'a> ServerMessage<'a> {
     ///
     /// # Errors
     ///
-    /// [`ErrorCode::UnknownCommand`](super::ErrorCode::UnknownCommand) for an unknown verb and
-    /// [`ErrorCode::BadMessage`](super::ErrorCode::BadMessage) for a known verb with wrong fields.
+    /// [`ErrorCode::UnknownCommand`] for an unknown verb and
+    /// [`ErrorCode::BadMessage`] for a known verb with wrong fields.
     ///
     /// # Examples
     ///

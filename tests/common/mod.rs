@@ -270,6 +270,26 @@ pub fn wait_for_len(path: &Path, len: u64) {
     }
 }
 
+/// Runs `program` with `args` on a pseudo-terminal (through `script`, a
+/// standard tool), so that it sees a terminal and reads keys; `None`
+/// where `script` is missing.
+pub fn in_terminal(dir: &Path, program: &str, args: &[&str], name: &str) -> Option<Process> {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` (util-linux) is not installed, so no pseudo-terminal");
+        return None;
+    }
+    let mut line = format!("'{program}'");
+    for arg in args {
+        line.push_str(&format!(" '{arg}'"));
+    }
+    let mut command = Command::new("script");
+    command
+        .args(["-qfec", &line, "/dev/null"])
+        .env("TERM", "xterm")
+        .current_dir(dir);
+    Some(Process::spawn_command(command, name))
+}
+
 /// A running `ftpserver`, with the addresses it announced.
 pub struct ServerProcess {
     process: Process,

@@ -89,6 +89,11 @@ fn serve_member(
     let mut session = Session::new(joined, server, outbox.clone());
     let result = session.serve(&mut frames);
     let nick = session.nick();
+    if !server.clients.is_member(id) && !server.is_shutting_down() {
+        // The operator sent it away (`/kick`): already logged and
+        // announced, with the reason.
+        return result.map(drop);
+    }
     registration.on_purpose = session.ended_on_purpose();
     registration.leave_reason = match (&result, outbox.failure()) {
         _ if server.is_shutting_down() => "server shutting down".to_string(),

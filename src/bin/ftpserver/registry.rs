@@ -461,6 +461,12 @@ impl Clients {
         })
     }
 
+    /// Whether connection `id` is a member (it has joined, and has not
+    /// been sent away).
+    pub fn is_member(&self, id: ClientId) -> bool {
+        self.lock().members.contains_key(&id)
+    }
+
     /// Whether relay `id` is still under way.
     pub fn relay_exists(&self, id: RelayId) -> bool {
         self.lock().transfers.contains(id)
