@@ -149,6 +149,11 @@ fn a_new_nickname_is_announced_and_reaches_the_same_person() {
         alice.stderr.expect("taken"),
         "! nickname BOB is already taken"
     );
+    alice.send("/nick two words");
+    assert_eq!(
+        alice.stderr.expect("two words"),
+        "! cannot be called 'two words': nickname contains a space"
+    );
     dave.send(b"NICK bad,name\n");
     assert_eq!(
         dave.read_until("ERROR"),
@@ -487,6 +492,13 @@ fn the_operator_can_say_and_kick() {
         server.stdout.expect("console commands").ends_with(
             " console commands: /say TEXT, /kick NICK [REASON], /who, /quit (or Ctrl-C)"
         )
+    );
+    server.console("/kick");
+    assert!(
+        server
+            .stdout
+            .expect("usage")
+            .ends_with(" usage: /kick NICK [REASON]")
     );
 }
 

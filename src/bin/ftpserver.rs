@@ -324,6 +324,8 @@ fn read_console(console: &mut Console, server: &Server) -> bool {
             }
             ("/say", text) if !text.is_empty() => say(server, text),
             ("/kick", target) if !target.is_empty() => kick(server, target),
+            ("/say", _) => log(format_args!("usage: /say TEXT")),
+            ("/kick", _) => log(format_args!("usage: /kick NICK [REASON]")),
             ("", _) => {}
             _ => log(format_args!("{CONSOLE_HELP}")),
         }

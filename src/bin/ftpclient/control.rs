@@ -538,7 +538,10 @@ impl Client {
     /// `/nick`: asks to be called `nick`. The name changes when the
     /// server says so (`NICK`), for everyone at once.
     fn rename(&mut self, nick: &str) -> Result<(), String> {
-        protocol::check_nick(nick).map_err(|error| error.to_string())?;
+        protocol::check_nick(nick).map_err(|error| {
+            let shown = make_visible(nick);
+            format!("cannot be called '{shown}': {error}")
+        })?;
         self.send(&ClientMessage::Nick { nick })
     }
 

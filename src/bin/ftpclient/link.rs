@@ -113,7 +113,9 @@ impl Outage {
         match self.planned.take() {
             Some(planned) => {
                 self.next = Some(planned.max(Instant::now()));
-                Progress::Say(format!("! could not reconnect to {server}: {why}"))
+                // The line before ("reconnecting to SERVER (attempt N …")
+                // names the server; `why` often names it again.
+                Progress::Say(format!("! attempt {} failed: {why}", self.attempts))
             }
             None => Progress::GiveUp(format!(
                 "could not reconnect to {server} within {} s ({} attempts; the last: {why})",
