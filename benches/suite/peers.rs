@@ -90,6 +90,10 @@ pub fn socat_relay(file: &Path, save_as: &Path) -> f64 {
     secs
 }
 
+/// How long `ncat --broker`'s receivers may stand still before the run is
+/// given up.
+const STALLED: Duration = Duration::from_secs(5);
+
 /// One file from a client to `receivers` others through `ncat --broker`;
 /// returns the seconds from the sender's start until every receiver has
 /// every byte, or `None` if some receiver never got them all (the broker
@@ -138,25 +142,30 @@ pub fn ncat_broker(file: &Path, receivers: usize, save_in: &Path) -> Option<f64>
             .spawn()
             .unwrap(),
     );
+    // Done when every receiver has every byte. The broker does not wait
+    // for a slow receiver, so some never do: give up once nothing has
+    // grown for `STALLED` (and after two minutes in any case).
     let deadline = started + Duration::from_secs(120);
-    let lens = || {
-        outputs
-            .iter()
+    let lens = || -> Vec<u64> {
+        (outputs.iter())
             .map(|output| fs::metadata(output).map_or(0, |m| m.len()))
+            .collect()
     };
-    let mut secs = None;
-    while Instant::now() < deadline {
-        if lens().all(|got| got >= len) {
+    let (mut secs, mut last, mut grew) = (None, Vec::new(), Instant::now());
+    while Instant::now() < deadline && grew.elapsed() < STALLED {
+        let now = lens();
+        if now.iter().all(|&got| got >= len) {
             secs = Some(started.elapsed().as_secs_f64());
             break;
+        }
+        if now != last {
+            (last, grew) = (now, Instant::now());
         }
         thread::sleep(Duration::from_millis(2)); // sampling the files' sizes
     }
     if secs.is_none() {
-        let least = lens().min().unwrap_or(0);
-        println!(
-            "  ncat --broker did not deliver: a receiver had {least} of {len} bytes after 120 s"
-        );
+        let least = lens().into_iter().min().unwrap_or(0);
+        println!("  ncat --broker did not deliver: a receiver stopped at {least} of {len} bytes");
     }
     for mut child in clients.into_iter().chain([broker]) {
         let _ = child.kill();
