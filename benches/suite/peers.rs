@@ -53,10 +53,17 @@ fn start_until(mut command: Command, ready: &str) -> Child {
 
 /// One file through a two-hop `socat` relay (sender, relay, receiver that
 /// writes the file); returns the seconds from the sender's start to the
-/// receiver's end.
-pub fn socat_relay(file: &Path, save_as: &Path) -> f64 {
+/// receiver's end. `buffer` is socat's `-b` (its default is 8 KiB).
+pub fn socat_relay(file: &Path, save_as: &Path, buffer: Option<usize>) -> f64 {
     let (receiver_port, relay_port) = (free_port(), free_port());
-    let mut receiver = Command::new("socat");
+    let socat = || {
+        let mut command = Command::new("socat");
+        if let Some(buffer) = buffer {
+            command.args(["-b", &buffer.to_string()]);
+        }
+        command
+    };
+    let mut receiver = socat();
     receiver.args([
         "-d",
         "-d",
@@ -65,7 +72,7 @@ pub fn socat_relay(file: &Path, save_as: &Path) -> f64 {
         &format!("CREATE:{}", save_as.display()),
     ]);
     let mut receiver = start_until(receiver, "listening on");
-    let mut relay = Command::new("socat");
+    let mut relay = socat();
     relay.args([
         "-d",
         "-d",
@@ -74,7 +81,7 @@ pub fn socat_relay(file: &Path, save_as: &Path) -> f64 {
     ]);
     let mut relay = start_until(relay, "listening on");
     let started = Instant::now();
-    let mut sender = Command::new("socat")
+    let mut sender = socat()
         .args([
             "-u",
             &format!("OPEN:{}", file.display()),

@@ -33,7 +33,7 @@ pub fn resume(report: &mut Report) {
         resent.push(run.resent as f64 / len as f64 * 100.0);
         kept.push(run.offset as f64 / len as f64 * 100.0);
         finish.push(run.secs);
-        whole.push(ftpchat_transfer(&dir, &file, 1, None, &dir).0);
+        whole.push(ftpchat_transfer(&dir, &file, 1, None, &dir).secs);
     }
     let ratio = Stats::of(&finish).median / Stats::of(&whole).median;
     report.add(

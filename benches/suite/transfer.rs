@@ -14,19 +14,29 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// What one ftpchat transfer measured.
+pub struct Run {
+    /// Seconds from typing `transfer` to the last receiver's file being
+    /// complete, verified and saved.
+    pub secs: f64,
+    /// Peak memory (KiB) of the server, the sender and the first receiver.
+    pub peaks: [u64; 3],
+    /// Seconds from the first receiver's last byte written to its file
+    /// being saved (synced and published), if the watcher saw the moment.
+    pub saving: Option<f64>,
+}
 
 /// One ftpchat transfer of `file` from a sender to `receivers` clients
-/// through a fresh server. Returns the seconds from typing `transfer` to
-/// the last receiver's file being complete and verified, and the peak
-/// memory (KiB) of the server, the sender and the first receiver.
+/// through a fresh server.
 pub fn ftpchat_transfer(
     dir: &Path,
     file: &Path,
     receivers: usize,
     chunk: Option<usize>,
     save_in: &Path,
-) -> (f64, [u64; 3]) {
+) -> Run {
     let server = ServerProcess::start(dir);
     let mut clients: Vec<ClientProcess> = (0..receivers)
         .map(|i| {
@@ -53,27 +63,55 @@ pub fn ftpchat_transfer(
         client.stdout.until_within("sender joined", WAIT);
     }
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    let expected = fs::metadata(file).unwrap().len();
+    let written = last_byte_written(&save_in.join("r0"), &name, expected);
     let started = Instant::now();
     sender.send(&format!("transfer {name}"));
+    let mut saved = None;
     for client in &mut clients {
         client
             .stdout
             .until_within(&format!("* received {name}"), WAIT);
+        saved.get_or_insert_with(Instant::now);
     }
     let secs = started.elapsed().as_secs_f64();
+    let saving = (written.join().unwrap())
+        .zip(saved)
+        .map(|(written, saved)| saved.saturating_duration_since(written).as_secs_f64());
     sender.stdout.until_within("* sent", WAIT);
     let peaks = [
         memory_kib(server.pid(), "VmHWM"),
         memory_kib(sender.pid(), "VmHWM"),
         memory_kib(clients[0].pid(), "VmHWM"),
     ];
-    let expected = fs::metadata(file).unwrap().len();
     for i in 0..receivers {
         let copy = save_in.join(format!("r{i}")).join(&name);
         assert_eq!(fs::metadata(&copy).unwrap().len(), expected, "{copy:?}");
         let _ = fs::remove_file(copy);
     }
-    (secs, peaks)
+    Run {
+        secs,
+        peaks,
+        saving,
+    }
+}
+
+/// Watches the receiver's hidden partial file (`.NAME.part` in `home`)
+/// and returns the moment it holds all `len` bytes: the last byte is
+/// written, and only syncing and publishing remain. `None` if the file
+/// was published before the watcher saw it whole.
+fn last_byte_written(home: &Path, name: &str, len: u64) -> thread::JoinHandle<Option<Instant>> {
+    let (part, published) = (home.join(format!(".{name}.part")), home.join(name));
+    thread::spawn(move || {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline && !published.exists() {
+            if fs::metadata(&part).is_ok_and(|m| m.len() >= len) {
+                return Some(Instant::now());
+            }
+            thread::sleep(Duration::from_millis(1)); // sampling the size
+        }
+        None
+    })
 }
 
 /// The relay process of the baseline (the bench runs itself with
@@ -155,15 +193,23 @@ pub fn relay(report: &mut Report) {
     let (socat, ncat) = (installed("socat"), installed("ncat"));
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     let (mut ours_secs, mut socat_secs, mut ncat_secs) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut saving_secs, mut saving_share) = (Vec::new(), Vec::new());
+    let mut tuned_socat_secs = Vec::new();
     let copy = dir.join("baseline-copy.bin");
     for _ in 0..RUNS {
-        let (secs, _) = ftpchat_transfer(&dir, &file, 1, None, &dir);
-        ours.push(megabytes_per_second(len, secs));
-        ours_secs.push(secs);
+        let run = ftpchat_transfer(&dir, &file, 1, None, &dir);
+        ours.push(megabytes_per_second(len, run.secs));
+        ours_secs.push(run.secs);
+        if let Some(saving) = run.saving {
+            saving_share.push(saving / run.secs * 100.0);
+            saving_secs.push(saving);
+        }
         theirs.push(megabytes_per_second(len, baseline_transfer(&file, &copy)));
         let _ = fs::remove_file(&copy);
         if socat {
-            socat_secs.push(socat_relay(&file, &copy));
+            socat_secs.push(socat_relay(&file, &copy, None));
+            let _ = fs::remove_file(&copy);
+            tuned_socat_secs.push(socat_relay(&file, &copy, Some(MIB as usize)));
             let _ = fs::remove_file(&copy);
         }
         if ncat {
@@ -179,6 +225,20 @@ pub fn relay(report: &mut Report) {
         format!("ratio {ratio:.2} (target >= 0.85)"),
     );
     report.add("relay", "ftpchat, s", &ours_secs, String::new());
+    if !saving_secs.is_empty() {
+        report.add(
+            "relay",
+            "ftpchat, last byte written to saved, s",
+            &saving_secs,
+            String::new(),
+        );
+        report.add(
+            "relay",
+            "ftpchat, saving's share of the transfer, %",
+            &saving_share,
+            "target < 10".to_string(),
+        );
+    }
     compare(
         report,
         "relay",
@@ -186,6 +246,14 @@ pub fn relay(report: &mut Report) {
         &socat_secs,
         &ours_secs,
         "<= 1.4",
+    );
+    compare(
+        report,
+        "relay",
+        "two-hop socat relay with 1 MiB buffers (-b), s",
+        &tuned_socat_secs,
+        &ours_secs,
+        "none",
     );
     compare(
         report,
@@ -229,9 +297,9 @@ pub fn fan_out(report: &mut Report) {
     for _ in 0..RUNS {
         single.push(megabytes_per_second(
             len,
-            ftpchat_transfer(&dir, &file, 1, None, &dir).0,
+            ftpchat_transfer(&dir, &file, 1, None, &dir).secs,
         ));
-        let secs = ftpchat_transfer(&dir, &file, 8, None, &dir).0;
+        let secs = ftpchat_transfer(&dir, &file, 8, None, &dir).secs;
         eight.push(megabytes_per_second(8 * len, secs));
         eight_secs.push(secs);
         if ncat {
@@ -281,8 +349,8 @@ pub fn memory(report: &mut Report) {
         File::create(&file).unwrap().set_len(len).unwrap();
         let mut peaks = [Vec::new(), Vec::new(), Vec::new()];
         for _ in 0..RUNS {
-            let (_, kib) = ftpchat_transfer(&dir, &file, 1, None, &save_in);
-            for (samples, value) in peaks.iter_mut().zip(kib) {
+            let run = ftpchat_transfer(&dir, &file, 1, None, &save_in);
+            for (samples, value) in peaks.iter_mut().zip(run.peaks) {
                 samples.push(value as f64 / 1024.0);
             }
         }
@@ -311,7 +379,7 @@ pub fn chunk_size(report: &mut Report) {
     for size in sizes {
         let samples: Vec<f64> = (0..RUNS)
             .map(|_| {
-                megabytes_per_second(len, ftpchat_transfer(&dir, &file, 1, Some(size), &dir).0)
+                megabytes_per_second(len, ftpchat_transfer(&dir, &file, 1, Some(size), &dir).secs)
             })
             .collect();
         report.add(
