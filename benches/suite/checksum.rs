@@ -1,6 +1,7 @@
 //! The checksum workload: `Cksum::update` on 1 MiB buffers, against the
 //! slicing-by-16 CRC it replaced, kept here as the baseline and run side
-//! by side in the same process.
+//! by side in the same process. Each sums 300 MiB as one file: one
+//! running sum fed the same 1 MiB buffer again and again.
 
 use crate::RUNS;
 use crate::report::{Report, Stats};
@@ -17,12 +18,15 @@ pub fn checksum(report: &mut Report) {
         .collect();
     let (mut ours, mut baseline) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
-        ours.push(gigabytes_per_second(&data, |bytes| {
+        // As a file is summed: one running sum, fed 1 MiB at a time.
+        ours.push(gigabytes_per_second(&data, || {
             let mut sum = Cksum::new();
-            sum.update(bytes);
+            (0..PASSES).for_each(|_| sum.update(black_box(&data)));
             sum.finish()
         }));
-        baseline.push(gigabytes_per_second(&data, |bytes| slicing_by_16(0, bytes)));
+        baseline.push(gigabytes_per_second(&data, || {
+            (0..PASSES).fold(0, |crc, _| slicing_by_16(crc, black_box(&data)))
+        }));
     }
     let ratio = Stats::of(&ours).median / Stats::of(&baseline).median;
     report.add(
@@ -33,25 +37,21 @@ pub fn checksum(report: &mut Report) {
     );
     report.add(
         "checksum",
-        "Cksum::update, 4 lanes of slicing-by-8, GB/s",
+        "Cksum::update, folding, GB/s",
         &ours,
         format!("ratio {ratio:.2} (target >= 2)"),
     );
 }
 
-/// How fast `crc` goes through `data`, in GB/s.
-fn gigabytes_per_second(data: &[u8], crc: impl Fn(&[u8]) -> u32) -> f64 {
+/// How fast `sum` goes through `PASSES` times `data`, in GB/s.
+fn gigabytes_per_second(data: &[u8], sum: impl Fn() -> u32) -> f64 {
     let started = Instant::now();
-    let mut all = 0;
-    for _ in 0..PASSES {
-        all ^= crc(black_box(data));
-    }
-    black_box(all);
+    black_box(sum());
     (PASSES * data.len()) as f64 / started.elapsed().as_secs_f64() / 1e9
 }
 
 /// The CRC-32 of `cksum` (before its length and inversion), by
-/// slicing-by-16: what `Cksum` did before it ran four lanes.
+/// slicing-by-16: what `Cksum` did before it folded and ran lanes.
 fn slicing_by_16(mut crc: u32, data: &[u8]) -> u32 {
     let t = &*TABLES_16;
     let mut blocks = data.chunks_exact(16);
