@@ -382,13 +382,14 @@ impl Clients {
             let member = &registry.members[&id];
             (id, member.nick.clone(), member.outbox.clone(), member.kind)
         };
+        // Removed first, so that everyone is told why even if the client
+        // closes its end the moment it reads the goodbye. Its thread still
+        // reads what the client had sent until the connection closes; as
+        // it is no longer a member, none of that reaches anyone.
+        self.remove(id, reason, true);
         let bye = ServerMessage::Bye { reason };
         outbox.send(encode_for(kind, &bye), Priority::Urgent);
         outbox.close();
-        // Its thread still reads what the client had sent until the
-        // connection closes; as it is no longer a member, none of that
-        // reaches anyone.
-        self.remove(id, reason, true);
         Some(Kicked { nick, id })
     }
 
