@@ -270,7 +270,19 @@ impl<R: Read> Chunk<'_, R> {
     /// ([`io::ErrorKind::UnexpectedEof`]).
     pub fn read_to_vec(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
         out.reserve(self.frames.chunk_left);
-        self.read_to_end(out).map(drop)
+        let before = out.len();
+        // Read through `Take` and the buffered reader rather than through
+        // `self`: the standard library then reads a socket straight into
+        // `out`'s spare room, where our own `read` would have it zeroed
+        // first (a quarter of the receiving thread's time, measured).
+        let limit = self.frames.chunk_left as u64;
+        let result = (&mut self.frames.reader).take(limit).read_to_end(out);
+        self.frames.chunk_left -= out.len() - before;
+        result?;
+        match self.frames.chunk_left {
+            0 => Ok(()),
+            _ => Err(closed_in_chunk()),
+        }
     }
 
     /// Skips the rest of the chunk now, and says whether that worked.
