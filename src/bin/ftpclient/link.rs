@@ -113,8 +113,8 @@ impl Outage {
         match self.planned.take() {
             Some(planned) => {
                 self.next = Some(planned.max(Instant::now()));
-                // The line before ("reconnecting to SERVER (attempt N …")
-                // names the server; `why` often names it again.
+                // The `* reconnecting to SERVER (attempt N …)` line names
+                // the server, and `why` often names it again.
                 Progress::Say(format!("! attempt {} failed: {why}", self.attempts))
             }
             None => Progress::GiveUp(format!(

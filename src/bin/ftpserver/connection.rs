@@ -91,8 +91,9 @@ fn serve_member(
     let nick = session.nick();
     if !server.clients.is_member(id) && !server.is_shutting_down() {
         // The operator sent it away (`/kick`): already logged and
-        // announced, with the reason.
-        return result.map(drop);
+        // announced, with the reason. Whatever cut the reading short
+        // (the kick closes the connection) is no news.
+        return Ok(());
     }
     registration.on_purpose = session.ended_on_purpose();
     registration.leave_reason = match (&result, outbox.failure()) {

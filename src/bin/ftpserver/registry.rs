@@ -165,8 +165,7 @@ pub struct Registration<'a> {
 
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
-        self.clients
-            .remove(self.id, &self.leave_reason, self.on_purpose);
+        (self.clients).remove(self.id, &self.leave_reason, self.on_purpose);
     }
 }
 
@@ -270,23 +269,24 @@ impl Clients {
 
     /// Removes connection `id`; if it was a member, tells the others that
     /// it left, and why, and settles the files it was sending or receiving
-    /// (for good if it left `on_purpose`).
-    fn remove(&self, id: ClientId, reason: &str, on_purpose: bool) {
+    /// (for good if it left `on_purpose`). Returns `false` if it was
+    /// already gone.
+    fn remove(&self, id: ClientId, reason: &str, on_purpose: bool) -> bool {
         let (nick, recipients, deliveries) = {
             let mut registry = self.lock();
             if registry.pending.remove(&id).is_some() {
                 self.client_removed.notify_all();
-                return;
+                return true;
             }
             // The room's size with the leaver still in it decides, as the
             // size with the newcomer in it does for a join.
             let large = registry.is_large_room();
             let Some(member) = registry.remove_member(id) else {
-                return;
+                return false; // already gone
             };
             self.client_removed.notify_all();
             if registry.closing {
-                return;
+                return true;
             }
             let deliveries = registry.transfers.forget_client(id, reason, on_purpose);
             let recipients = match large {
@@ -303,6 +303,7 @@ impl Clients {
             reason,
         };
         send_batch(&recipients, left.to_bytes());
+        true
     }
 
     /// Sends `batch`, one or more encoded `CHAT` and `ACTION` lines said
@@ -386,7 +387,9 @@ impl Clients {
         // closes its end the moment it reads the goodbye. Its thread still
         // reads what the client had sent until the connection closes; as
         // it is no longer a member, none of that reaches anyone.
-        self.remove(id, reason, true);
+        if !self.remove(id, reason, true) {
+            return None; // it left on its own meanwhile
+        }
         let bye = ServerMessage::Bye { reason };
         outbox.send(encode_for(kind, &bye), Priority::Urgent);
         outbox.close();
