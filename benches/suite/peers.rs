@@ -7,6 +7,7 @@
 //! Neither checks the data nor makes it durable: both only copy bytes, so
 //! they bound from above what a relay can do on this machine.
 
+use crate::system::warm_memory;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -80,6 +81,7 @@ pub fn socat_relay(file: &Path, save_as: &Path, buffer: Option<usize>) -> f64 {
         &format!("TCP:127.0.0.1:{receiver_port}"),
     ]);
     let mut relay = start_until(relay, "listening on");
+    warm_memory(save_as.parent().unwrap(), fs::metadata(file).unwrap().len());
     let started = Instant::now();
     let mut sender = socat()
         .args([
@@ -140,6 +142,7 @@ pub fn ncat_broker(file: &Path, receivers: usize, save_in: &Path) -> Option<f64>
     }
     thread::spawn(move || log.for_each(drop));
     let len = fs::metadata(file).unwrap().len();
+    warm_memory(save_in, len * receivers as u64);
     let started = Instant::now();
     clients.push(
         Command::new("ncat")

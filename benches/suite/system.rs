@@ -35,6 +35,29 @@ pub fn random_file(path: &Path, len: u64) {
     file.into_inner().unwrap().sync_all().unwrap();
 }
 
+/// Writes `len` bytes of zeros into a file in `dir` and deletes it, just
+/// before a timed run: the run then finds `len` bytes of memory freed a
+/// moment ago. On a virtual machine whose host takes back the memory a
+/// guest leaves free for a few seconds (a balloon with free page
+/// reporting, as on the machine in BENCHMARKS.md), memory not touched
+/// lately costs a host fault per page the first time it is used again:
+/// writing a fresh 1 GiB file took 2.4-3.2 s there, against 0.3 s right
+/// after another. Warming before every run of every tool makes them all
+/// start alike.
+pub fn warm_memory(dir: &Path, len: u64) {
+    let path = dir.join("warm-up.bin");
+    let mut file = File::create(&path).unwrap();
+    let block = vec![0u8; 1 << 20];
+    let mut written = 0;
+    while written < len {
+        let n = block.len().min((len - written) as usize);
+        file.write_all(&block[..n]).unwrap();
+        written += n as u64;
+    }
+    drop(file);
+    fs::remove_file(&path).unwrap();
+}
+
 /// Peak resident memory of a process so far, in KiB (`VmHWM`), or its
 /// current resident memory (`VmRSS`).
 pub fn memory_kib(pid: u32, field: &str) -> u64 {

@@ -6,7 +6,7 @@ use crate::chart::chunk_size_chart;
 use crate::common::{ClientProcess, ServerProcess};
 use crate::peers::{installed, ncat_broker, socat_relay};
 use crate::report::{Report, Stats, megabytes_per_second};
-use crate::system::{memory_kib, random_file, scratch};
+use crate::system::{memory_kib, random_file, scratch, warm_memory};
 use crate::{MIB, RUNS, WAIT};
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -29,13 +29,15 @@ pub struct Run {
 }
 
 /// One ftpchat transfer of `file` from a sender to `receivers` clients
-/// through a fresh server.
+/// through a fresh server. With `warm`, memory is warmed for the files
+/// received just before the clock starts (see [`warm_memory`]).
 pub fn ftpchat_transfer(
     dir: &Path,
     file: &Path,
     receivers: usize,
     chunk: Option<usize>,
     save_in: &Path,
+    warm: bool,
 ) -> Run {
     let server = ServerProcess::start(dir);
     let mut clients: Vec<ClientProcess> = (0..receivers)
@@ -64,6 +66,9 @@ pub fn ftpchat_transfer(
     }
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
     let expected = fs::metadata(file).unwrap().len();
+    if warm {
+        warm_memory(save_in, expected * receivers as u64);
+    }
     let written = last_byte_written(&save_in.join("r0"), &name, expected);
     let started = Instant::now();
     sender.send(&format!("transfer {name}"));
@@ -150,6 +155,7 @@ pub fn baseline_transfer(file: &Path, save_as: &Path) -> f64 {
         .read_line(&mut line)
         .unwrap();
     let relay_addr: SocketAddr = line.trim().parse().unwrap();
+    warm_memory(save_as.parent().unwrap(), fs::metadata(file).unwrap().len());
 
     let save_as = save_as.to_path_buf();
     let receiving = thread::spawn(move || {
@@ -197,7 +203,7 @@ pub fn relay(report: &mut Report) {
     let mut tuned_socat_secs = Vec::new();
     let copy = dir.join("baseline-copy.bin");
     for _ in 0..RUNS {
-        let run = ftpchat_transfer(&dir, &file, 1, None, &dir);
+        let run = ftpchat_transfer(&dir, &file, 1, None, &dir, true);
         ours.push(megabytes_per_second(len, run.secs));
         ours_secs.push(run.secs);
         if let Some(saving) = run.saving {
@@ -297,9 +303,9 @@ pub fn fan_out(report: &mut Report) {
     for _ in 0..RUNS {
         single.push(megabytes_per_second(
             len,
-            ftpchat_transfer(&dir, &file, 1, None, &dir).secs,
+            ftpchat_transfer(&dir, &file, 1, None, &dir, true).secs,
         ));
-        let secs = ftpchat_transfer(&dir, &file, 8, None, &dir).secs;
+        let secs = ftpchat_transfer(&dir, &file, 8, None, &dir, true).secs;
         eight.push(megabytes_per_second(8 * len, secs));
         eight_secs.push(secs);
         if ncat {
@@ -349,7 +355,7 @@ pub fn memory(report: &mut Report) {
         File::create(&file).unwrap().set_len(len).unwrap();
         let mut peaks = [Vec::new(), Vec::new(), Vec::new()];
         for _ in 0..RUNS {
-            let run = ftpchat_transfer(&dir, &file, 1, None, &save_in);
+            let run = ftpchat_transfer(&dir, &file, 1, None, &save_in, false);
             for (samples, value) in peaks.iter_mut().zip(run.peaks) {
                 samples.push(value as f64 / 1024.0);
             }
@@ -379,7 +385,10 @@ pub fn chunk_size(report: &mut Report) {
     for size in sizes {
         let samples: Vec<f64> = (0..RUNS)
             .map(|_| {
-                megabytes_per_second(len, ftpchat_transfer(&dir, &file, 1, Some(size), &dir).secs)
+                megabytes_per_second(
+                    len,
+                    ftpchat_transfer(&dir, &file, 1, Some(size), &dir, true).secs,
+                )
             })
             .collect();
         report.add(
