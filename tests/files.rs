@@ -690,7 +690,10 @@ fn the_sender_chats_while_its_file_is_sent() {
     let alice_dir = client_dir(&dir, "alice");
     let mut alice = ClientProcess::join(&alice_dir, server.addr(), "alice");
     carol.read_until("alice joined");
-    let bytes = test_bytes(256 * 1024 * 1024, 11);
+    // Large enough that its last byte comes long after a line of chat
+    // (which waits behind at most one flow-control window of it), small
+    // enough for a debug build on a busy machine.
+    let bytes = test_bytes(64 * 1024 * 1024, 11);
     fs::write(alice_dir.join("big.bin"), &bytes).unwrap();
 
     alice.send("transfer big.bin");
