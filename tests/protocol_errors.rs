@@ -282,6 +282,11 @@ fn a_trickled_chunk_runs_out_of_time() {
     bob.read_until("FILE 1 ");
     bob.send(b"ACCEPT 1 0\n");
     slow.read_until("RECEIVING 1 bob 0");
+    // The attacker first idles for most of the 1.5 s allowed without
+    // data, so that the rule for a sender that stopped sending (which
+    // would cancel the file) falls due while its chunk is arriving: the
+    // chunk's own deadline must answer, and the recipient keep its part.
+    thread::sleep(Duration::from_millis(1000));
     let started = Instant::now();
     slow.send(b"DATA 1 100\n");
     for _ in 0..100 {

@@ -520,6 +520,12 @@ impl Clients {
             .then(|| registry.transfers.plan_chunk(id, len))
     }
 
+    /// `DATA`: a chunk for relay `id` is being read (see
+    /// `Relay::chunk_arriving`).
+    pub fn chunk_arriving(&self, id: RelayId) {
+        self.lock().transfers.chunk_arriving(id);
+    }
+
     /// `FROM`: the sender's next data for relay `id` starts at `offset`;
     /// `None` if the relay is gone.
     pub fn go_back(&self, id: RelayId, offset: u64) -> Option<Result<(), TransferError>> {

@@ -188,8 +188,9 @@ impl Files {
         };
         header.encode(&mut frame);
         let header_len = frame.len();
-        chunk.read_to_vec(&mut frame)?;
         let clients = &sender.server.clients;
+        clients.chunk_arriving(relay);
+        chunk.read_to_vec(&mut frame)?;
         let plan = match clients.plan_chunk(relay, len) {
             Some(Ok(plan)) => plan,
             Some(Err(error)) => {

@@ -79,6 +79,11 @@ pub struct Relay {
     pub offer_deadline: Instant,
     /// When data last moved (or someone accepted), for the stall rule.
     pub last_progress: Instant,
+    /// A chunk's header has come and its bytes are being read. The
+    /// session's deadline for the chunk watches the sender then (its
+    /// recipients get `PAUSED`), not the stall rule (`CANCEL`): both fire
+    /// after the same time, and only one may answer.
+    pub chunk_arriving: bool,
     /// The sender's credit (see `flow.rs`).
     pub flow: Arc<Flow>,
 }
@@ -281,7 +286,16 @@ impl Transfers {
         relay.position = end;
         relay.done = None;
         relay.last_progress = Instant::now();
+        relay.chunk_arriving = false;
         Ok(ChunkPlan { receivers, token })
+    }
+
+    /// `DATA`: the header of a chunk for relay `id` has come; its bytes
+    /// are being read (see [`Relay::chunk_arriving`]).
+    pub fn chunk_arriving(&mut self, id: RelayId) {
+        if let Some(relay) = self.relays.get_mut(&id) {
+            relay.chunk_arriving = true;
+        }
     }
 
     /// `FROM`: the sender's next data for relay `id` starts at `offset`.
@@ -551,6 +565,7 @@ impl Relay {
             recipients,
             offer_deadline,
             last_progress: Instant::now(),
+            chunk_arriving: false,
         }
     }
 
@@ -616,6 +631,7 @@ impl Relay {
             .any(|entry| matches!(entry.stage, Stage::Receiving(_)));
         waiting
             && !self.cancelled
+            && !self.chunk_arriving
             && self.flow.in_flight() == 0
             && now.duration_since(self.last_progress) >= data_timeout
     }
