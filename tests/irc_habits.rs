@@ -256,12 +256,7 @@ fn times_are_shown_when_asked_in_the_local_zone() {
     assert_eq!(plain.stdout.expect("what time"), "<alice> what time is it?");
 
     // On a terminal, times are on by default, and --no-time turns them off.
-    let port = server.addr().port().to_string();
-    let on_terminal = |nick: &str, extra: &[&str]| {
-        let mut args = vec![TZ_SETTING, common::CLIENT, "--nick", nick, "--port", &port];
-        args.extend_from_slice(extra);
-        in_terminal(&dir, "env", &args, nick)
-    };
+    let on_terminal = |nick, args| client_on_terminal(&dir, &server, &[TZ_SETTING], nick, args);
     let Some(mut terminal) = on_terminal("term", &[]) else {
         return;
     };
@@ -282,6 +277,24 @@ fn times_are_shown_when_asked_in_the_local_zone() {
 
 /// `TZ` for [`TZ_PLUS_0530`], as `env` takes it.
 const TZ_SETTING: &str = "TZ=IST-5:30";
+
+/// `ftpclient --nick NICK --port PORT ARGS…`, joined to `server`, on a
+/// pseudo-terminal and with the environment settings `env` (`NAME=VALUE`,
+/// through `env`); `None` where no pseudo-terminal can be had (see
+/// `in_terminal`).
+fn client_on_terminal(
+    dir: &Path,
+    server: &ServerProcess,
+    env: &[&str],
+    nick: &str,
+    args: &[&str],
+) -> Option<common::Process> {
+    let port = server.addr().port().to_string();
+    let mut command = env.to_vec();
+    command.extend([common::CLIENT, "--nick", nick, "--port", &port]);
+    command.extend_from_slice(args);
+    in_terminal(dir, "env", &command, nick)
+}
 
 /// Someone who joins late is shown the last public lines, in order, with
 /// the times the server relayed them, before anything live; never a
@@ -373,16 +386,11 @@ fn mentions_are_marked_and_ring_on_a_terminal() {
     let server = ServerProcess::start(&dir);
     let mut alice = ClientProcess::join(&dir, server.addr(), "alice");
     let mut script = ClientProcess::join(&dir, server.addr(), "scripted");
-    let port = server.addr().port().to_string();
-    let on_terminal = |nick: &str, extra: &[&str]| {
-        let mut args = vec![common::CLIENT, "--nick", nick, "--port", &port, "--no-time"];
-        args.extend_from_slice(extra);
-        in_terminal(&dir, "env", &args, nick)
-    };
-    let Some(mut bob) = on_terminal("bob", &[]) else {
+    let on_terminal = |nick, args| client_on_terminal(&dir, &server, &[], nick, args);
+    let Some(mut bob) = on_terminal("bob", &["--no-time"]) else {
         return;
     };
-    let Some(mut quiet) = on_terminal("quiet", &["--no-bell"]) else {
+    let Some(mut quiet) = on_terminal("quiet", &["--no-time", "--no-bell"]) else {
         return;
     };
     bob.stdout.expect("online");
